@@ -1,0 +1,17 @@
+"""The runtime's own exceptions, so callers catch one family instead of onnxruntime's or json's."""
+
+
+class UnrolledError(Exception):
+    """Base of every error the runtime raises on purpose."""
+
+
+class ManifestError(UnrolledError):
+    """models/manifest.json is missing, not JSON, or breaks the model contract."""
+
+
+class ModelFileError(UnrolledError):
+    """A model file is missing, corrupt, fails its sha256, or its graph breaks the contract."""
+
+
+class InputError(UnrolledError):
+    """Input the runtime cannot use: wrong type, shape or range."""

@@ -1,0 +1,151 @@
+"""Read the manifest, check each file, and run models through onnxruntime under the model contract.
+
+Contract (export/onnx_export.py writes it): input `tokens` int64 (batch, time); every other input is
+float32 recurrent state `<name>_in`, zeros meaning a fresh start, returned updated as `<name>_out`;
+output `logits` float32 (batch, time, vocab) before softmax.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from core.errors import InputError, ManifestError, ModelFileError
+from core.text import Vocab
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+REQUIRED = ("id", "arch", "task", "file", "sha256", "vocab", "unk_id", "params", "hidden_size", "metrics")
+ARCHS = ("ff", "rnn", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str  # unique name, also the file stem
+    arch: str  # ff | rnn | lstm | gru
+    task: str  # "text" (next character) or "recall" (the long-range recall experiment)
+    path: Path  # the ONNX file
+    sha256: str  # of the ONNX file, checked before loading
+    vocab: Vocab  # tokens and the unknown id
+    params: int  # trainable parameters
+    hidden_size: int  # width of the recurrent state
+    entry: dict = field(repr=False)  # the whole manifest entry: metrics, training facts, corpus
+
+
+def read_manifest(models_dir: Path = MODELS_DIR) -> list[ModelInfo]:
+    path = Path(models_dir) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path} not found: train models with `python -m export.train all`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ManifestError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), list):
+        raise ManifestError(f'{path} must be {{"models": [...]}}')
+    infos = []
+    for i, entry in enumerate(manifest["models"]):
+        missing = [key for key in REQUIRED if key not in entry] if isinstance(entry, dict) else list(REQUIRED)
+        if missing:
+            raise ManifestError(f"{path}: entry {i} lacks {', '.join(missing)}")
+        if entry["arch"] not in ARCHS:
+            raise ManifestError(f"{path}: {entry['id']} has arch {entry['arch']!r}; valid ones: {', '.join(ARCHS)}")
+        try:
+            vocab = Vocab(entry["vocab"], entry["unk_id"])
+        except InputError as e:
+            raise ManifestError(f"{path}: {entry['id']}: {e}") from None
+        infos.append(
+            ModelInfo(
+                entry["id"],
+                entry["arch"],
+                entry["task"],
+                Path(models_dir) / entry["file"],
+                entry["sha256"],
+                vocab,
+                entry["params"],
+                entry["hidden_size"],
+                entry,
+            )
+        )
+    return infos
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Model:
+    """One shared InferenceSession (thread-safe), single-threaded, without the memory arena that would keep
+    what the largest input ever took (shared/FACTS.md)."""
+
+    def __init__(self, info: ModelInfo):
+        self.info = info
+        if not info.path.is_file():
+            raise ModelFileError(f"{info.id}: {info.path.name} is missing")
+        if sha256_file(info.path) != info.sha256:
+            raise ModelFileError(f"{info.id}: {info.path.name} does not match its sha256 in the manifest")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False
+        try:
+            self.session = ort.InferenceSession(str(info.path), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own untyped errors on a corrupt file
+            raise ModelFileError(f"{info.id}: {info.path.name} could not be loaded: {e}") from None
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = {o.name for o in self.session.get_outputs()}
+        if "tokens" not in inputs or "logits" not in outputs:
+            raise ModelFileError(f"{info.id}: the graph needs a `tokens` input and a `logits` output")
+        self.state_names = [name[: -len("_in")] for name in inputs if name != "tokens"]
+        bad = [n for n in self.state_names if not (f"{n}_in" in inputs and f"{n}_out" in outputs)]
+        if bad:
+            raise ModelFileError(f"{info.id}: state inputs {bad} need matching `_out` outputs")
+        self.state_shapes = {n: [d for d in inputs[f"{n}_in"].shape[1:]] for n in self.state_names}
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    def zero_state(self, batch_size: int = 1) -> dict[str, np.ndarray]:
+        return {n: np.zeros([batch_size, *shape], dtype=np.float32) for n, shape in self.state_shapes.items()}
+
+    def run(self, tokens: np.ndarray, state: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """All outputs by name for tokens (batch, time); state None means a fresh start."""
+        tokens = np.asarray(tokens)
+        if tokens.ndim != 2 or tokens.dtype != np.int64:
+            raise InputError(f"tokens must be int64 (batch, time), got {tokens.dtype} {tokens.shape}")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= len(self.info.vocab)):
+            raise InputError(f"token ids must lie in 0..{len(self.info.vocab) - 1}")
+        feed = {"tokens": tokens}
+        for name, value in (state or self.zero_state(tokens.shape[0])).items():
+            feed[f"{name}_in"] = np.asarray(value, dtype=np.float32)
+        if tokens.shape[1] == 0:  # an empty text changes nothing; onnxruntime would return a zero-state guess
+            return {
+                "logits": np.zeros((tokens.shape[0], 0, len(self.info.vocab)), np.float32),
+                **{f"{n}_out": feed[f"{n}_in"] for n in self.state_names},
+            }
+        try:
+            values = self.session.run(None, feed)
+        except Exception as e:  # InvalidArgument and friends do not derive from ValueError
+            raise InputError(f"{self.id}: {e}") from None
+        return dict(zip(self.output_names, values, strict=True))
+
+
+def load_models(models_dir: Path = MODELS_DIR, task: str | None = "text") -> tuple[dict[str, Model], dict[str, str]]:
+    """Every usable model of `task` by id, and a message for each one that could not be loaded."""
+    models, problems = {}, {}
+    for info in read_manifest(models_dir):
+        if task is not None and info.task != task:
+            continue
+        try:
+            models[info.id] = Model(info)
+        except ModelFileError as e:
+            problems[info.id] = str(e)
+    return models, problems

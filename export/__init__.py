@@ -1,0 +1,1 @@
+"""Training and ONNX export: the only part of Unrolled that imports torch."""

@@ -1,0 +1,131 @@
+"""Write a trained model as one self-contained ONNX file and describe it in models/manifest.json.
+
+The graph follows the model contract the runtime relies on:
+    inputs   tokens int64 (batch, time), then each recurrent state `<name>_in` float32 (batch, layers, hidden)
+    outputs  logits float32 (batch, time, vocab), each `<name>_out`, and hidden float32 (batch, time, hidden)
+
+torch 2.13's default (dynamo) exporter fixes the time axis of recurrent layers to the example's length
+(shared/FACTS.md), so the legacy TorchScript exporter is used here with named dynamic axes; the tests check
+the result against torch at several lengths and batch sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import warnings
+from pathlib import Path
+
+import onnx
+import torch
+import torch.nn as nn
+
+from export import corpus as corpus_lib
+from export.models import count_params
+from export.train import TrainConfig, encode, evaluate, machine
+
+OPSET = 17
+
+
+class ContractWrapper(nn.Module):
+    """Flattens (logits, state, hidden) into the graph's positional outputs."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens, *state_in):
+        logits, state_out, hidden = self.model(tokens, tuple(state_in) if state_in else None)
+        return (logits, *state_out, hidden)
+
+
+def export_onnx(model: nn.Module, path: Path, metadata: dict[str, str]) -> None:
+    """Export, check with onnx's checker, then move into place: a failure leaves no half-written file."""
+    model.eval()
+    state_names = list(model.state_names)
+    inputs = ["tokens"] + [f"{n}_in" for n in state_names]
+    outputs = ["logits"] + [f"{n}_out" for n in state_names] + ["hidden"]
+    dynamic = {name: {0: "batch", 1: "time"} for name in ("tokens", "logits", "hidden")}
+    dynamic.update({name: {0: "batch"} for name in inputs[1:] + outputs[1:-1]})
+    example = (torch.zeros(2, 5, dtype=torch.long), *model.init_state(2))
+    tmp = path.with_name(path.name + ".tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice, and RNN batch-first hints
+        torch.onnx.export(
+            ContractWrapper(model),
+            example,
+            tmp,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic,
+        )
+    graph = onnx.load(tmp)
+    for key, value in metadata.items():
+        graph.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(graph, full_check=True)
+    onnx.save(graph, tmp)
+    os.replace(tmp, path)
+
+
+def write_manifest_entry(out_dir: Path, entry: dict) -> None:
+    """Add or replace one model's entry, keeping the others; written atomically."""
+    path = out_dir / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"models": []}
+    manifest["models"] = [m for m in manifest["models"] if m["id"] != entry["id"]] + [entry]
+    tmp = path.with_name("manifest.json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def export_trained(
+    model, vocab: list[str], text: corpus_lib.Corpus, record: dict, config: TrainConfig, out_dir: Path
+) -> dict:
+    """Measure the held-out loss of exactly what ships, export it, its training log, and its manifest entry."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = model.float().eval()
+    metrics = {
+        "val_nats_per_char": round(evaluate(model, encode(text.val, vocab)), 4),
+        "test_nats_per_char": round(evaluate(model, encode(text.test, vocab)), 4),
+        "val_chars": len(text.val),
+        "test_chars": len(text.test),
+    }
+    file = f"{config.id}.onnx"
+    export_onnx(model, out_dir / file, {"id": config.id, "arch": config.arch, "vocab": json.dumps(vocab)})
+    log = {key: [round(v, 5) if isinstance(v, float) else v for v in values] for key, values in record["log"].items()}
+    (out_dir / f"{config.id}.train.json").write_text(json.dumps({"id": config.id, "clip": config.clip, **log}) + "\n")
+    model_config = record["model_config"]
+    entry = {
+        "id": config.id,
+        "arch": config.arch,
+        "task": "text",
+        "file": file,
+        "sha256": corpus_lib.sha256_file(out_dir / file),
+        "vocab": vocab,
+        "unk_id": 0,
+        "params": count_params(model),
+        "hidden_size": model_config.hidden_size,
+        "embed_size": model_config.embed_size,
+        "layers": model_config.layers,
+        "state": {name: [model_config.layers, model_config.hidden_size] for name in model.state_names},
+        "normalization": "NFC; \\r\\n and \\r become \\n; characters outside vocab become <unk>",
+        "corpus": text.source,
+        "metrics": metrics,
+        "training": {
+            "steps": record["steps"],
+            "seconds": record["seconds"],
+            "seed": config.seed,
+            "clip_norm": config.clip if config.clip > 0 else None,
+            "batch_size": config.batch_size,
+            "seq_len": config.seq_len,
+            "lr": config.lr,
+            "bf16_autocast": config.bf16,
+            "machine": machine(),
+            "config": dataclasses.asdict(config),
+            "log_file": f"{config.id}.train.json",
+        },
+    }
+    write_manifest_entry(out_dir, entry)
+    return entry

@@ -1,0 +1,302 @@
+"""Train a character model with truncated backpropagation through time, then export it to ONNX.
+
+    python -m export.train all            # retrain everything that ships into models/
+    python -m export.train lstm --quick   # a few minutes: a small LSTM, to see the pipeline work
+    python -m export.train rnn --corpus my.txt --id my-rnn --out my-models
+
+The batch is B contiguous streams of the training text; each step reads the next T characters of every
+stream and starts from the state the previous step ended in (detached), so the model learns from context
+longer than T while gradients flow back at most T steps. Checkpoints are written atomically and a run
+resumes from its checkpoint exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from export import corpus as corpus_lib
+from export.models import ModelConfig, build
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    id: str  # model id in the manifest and file names
+    arch: str  # ff | rnn | lstm | gru
+    corpus: str = "shakespeare"  # `shakespeare`, `tiny`, or a path to a UTF-8 text file
+    hidden_size: int = 256  # recurrent state width
+    embed_size: int = 64  # character embedding width
+    layers: int = 1  # stacked recurrent layers
+    batch_size: int = 64  # parallel streams of text
+    seq_len: int = 128  # characters per step: how far back gradients flow (truncated BPTT)
+    steps: int = 2000  # optimiser steps
+    lr: float = 2e-3  # Adam's peak learning rate
+    min_lr: float = 1e-4  # where the cosine schedule ends
+    warmup: int = 50  # linear warm-up steps
+    clip: float = 1.0  # gradient-norm clipping threshold; 0 switches clipping off
+    seed: int = 1234  # seeds weights and data order
+    eval_every: int = 250  # steps between validations
+    checkpoint_every: int = 250  # steps between checkpoints
+    bf16: bool = False  # bfloat16 autocast: about 2x faster on CPUs with AMX, weights stay float32
+    threads: int = 2  # torch intra-op threads
+
+
+# What ships. Sizes and steps were chosen so that `all` fits in an hour on 2 cores (README has the figures).
+PRESETS = {
+    "ff": TrainConfig(id="ff", arch="ff", hidden_size=256, steps=1500, lr=3e-3),
+    "rnn": TrainConfig(id="rnn", arch="rnn", hidden_size=256, steps=3000),
+    "lstm": TrainConfig(id="lstm", arch="lstm", hidden_size=512, steps=5000, bf16=True),
+    "gru": TrainConfig(id="gru", arch="gru", hidden_size=256, steps=3000),
+}
+SHIPPED = ("ff", "rnn", "lstm")
+
+
+def quick(config: TrainConfig) -> TrainConfig:
+    """A few minutes on 2 cores: enough to see loss fall and the app use the result."""
+    return dataclasses.replace(config, hidden_size=min(config.hidden_size, 128), steps=300, eval_every=100)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being a finite number."""
+
+
+# -----------------------------------------------------------------------------
+# data
+
+
+def encode(text: str, vocab: list[str]) -> np.ndarray:
+    index = {ch: i for i, ch in enumerate(vocab)}
+    return np.array([index.get(ch, 0) for ch in text], dtype=np.int64)
+
+
+class Streams:
+    """Batches for truncated BPTT: batch(step) is a pure function of the step, so resuming is exact."""
+
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, seed: int):
+        self.ids, self.batch_size, self.seq_len, self.seed = ids, batch_size, seq_len, seed
+        self.stream_len = (len(ids) - seq_len - 1) // batch_size
+        self.steps_per_epoch = (self.stream_len - 1) // seq_len
+        if self.steps_per_epoch < 1:
+            raise corpus_lib.CorpusError(
+                f"training text too short for batch {batch_size} x {seq_len}: {len(ids)} characters; "
+                "try a smaller --batch-size or --seq-len"
+            )
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """(x, y, fresh): fresh means the streams restarted and the carried state must be zeroed."""
+        epoch, k = divmod(step, self.steps_per_epoch)
+        shift = int(np.random.default_rng([self.seed, epoch]).integers(0, self.seq_len))  # new cut each epoch
+        starts = shift + np.arange(self.batch_size) * self.stream_len + k * self.seq_len
+        rows = starts[:, None] + np.arange(self.seq_len + 1)  # (B, T+1)
+        chunk = torch.from_numpy(self.ids[rows])
+        return chunk[:, :-1], chunk[:, 1:], k == 0
+
+
+@torch.no_grad()
+def evaluate(model, ids: np.ndarray, max_streams: int = 32, seq_len: int = 256) -> float:
+    """Mean nats per character over `ids`, read as contiguous streams with the state carried along."""
+    streams = max(1, min(max_streams, (len(ids) - 1) // seq_len))
+    length = (len(ids) - 1) // streams
+    x = torch.from_numpy(ids[: streams * length].reshape(streams, length))
+    y = torch.from_numpy(ids[1 : streams * length + 1].reshape(streams, length))
+    state, total = model.init_state(streams), 0.0
+    for t in range(0, length, seq_len):
+        logits, state, _ = model(x[:, t : t + seq_len], state)
+        total += F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y[:, t : t + seq_len].reshape(-1), reduction="sum"
+        )
+    return float(total) / (streams * length)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+# -----------------------------------------------------------------------------
+# training
+
+
+def save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    config: TrainConfig, run_dir: Path, resume: bool = True, stop_after: int | None = None, progress: bool = True
+):
+    """Train (or resume) and return (model, vocab, corpus, record). `stop_after` ends early, as a crash would."""
+    torch.set_num_threads(config.threads)
+    text = corpus_lib.load(config.corpus)
+    vocab = corpus_lib.build_vocab(text.train)
+    train_ids, val_ids = encode(text.train, vocab), encode(text.val, vocab)
+    streams = Streams(train_ids, config.batch_size, config.seq_len, config.seed)
+
+    torch.manual_seed(config.seed)
+    model_config = ModelConfig(config.arch, len(vocab), config.hidden_size, config.embed_size, config.layers)
+    model = build(model_config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = run_dir / f"{config.id}.ckpt"
+    log = {"step": [], "loss": [], "grad_norm": [], "clipped": [], "lr": [], "val_step": [], "val_nats_per_char": []}
+    state, start, seconds = model.init_state(config.batch_size), 0, 0.0
+    if resume and checkpoint.exists():
+        saved = torch.load(checkpoint, weights_only=False)
+        if saved["config"] != dataclasses.asdict(config):
+            raise ValueError(f"{checkpoint} was written with other settings; delete it or pass --fresh")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state, start, seconds, log = saved["state"], saved["step"], saved["seconds"], saved["log"]
+
+    def snapshot(step):
+        save_atomic(
+            {
+                "config": dataclasses.asdict(config),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "state": state,
+                "step": step,
+                "seconds": seconds,
+                "log": log,
+                "vocab": vocab,
+            },
+            checkpoint,
+        )
+
+    end = config.steps if stop_after is None else min(config.steps, stop_after)
+    bar = tqdm(
+        range(start, end), initial=start, total=config.steps, desc=config.id, disable=not progress, file=sys.stderr
+    )
+    for step in bar:
+        began = time.perf_counter()
+        x, y, fresh = streams.batch(step)
+        if fresh:
+            state = model.init_state(config.batch_size)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            logits, state, _ = model(x, state)
+        loss = F.cross_entropy(logits.float().reshape(-1, len(vocab)), y.reshape(-1))
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"{config.id}: loss became {loss.item()} at step {step}; nothing was written for this step "
+                f"(last checkpoint: {checkpoint if checkpoint.exists() else 'none'}). Try a lower --lr or --clip 1.0."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = config.clip if config.clip > 0 else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+        optimizer.step()
+        state = tuple(s.detach().float() for s in state)
+        seconds += time.perf_counter() - began
+        clipped = config.clip > 0 and grad_norm > config.clip
+        row = {
+            "step": step + 1,
+            "loss": loss.item(),
+            "grad_norm": grad_norm,
+            "clipped": clipped,
+            "lr": learning_rate(config, step),
+        }
+        for key, value in row.items():
+            log[key].append(value)
+        bar.set_postfix(loss=f"{loss.item():.3f}", grad=f"{grad_norm:.2f}")
+        done = step + 1
+        if done % config.eval_every == 0 or done == config.steps:
+            model.eval()
+            log["val_step"].append(done)
+            log["val_nats_per_char"].append(evaluate(model, val_ids))
+            model.train()
+            bar.write(f"{config.id} step {done}: val {log['val_nats_per_char'][-1]:.4f} nats/char")
+        if done % config.checkpoint_every == 0 or done == end:
+            snapshot(done)
+    bar.close()
+    model.eval()
+    record = {"steps": len(log["step"]), "seconds": round(seconds, 1), "log": log, "model_config": model_config}
+    return model, vocab, text, record
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+# -----------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    from export.onnx_export import export_trained
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("preset", choices=[*PRESETS, "all"], help="what to train; `all` retrains what ships")
+    parser.add_argument("--quick", action="store_true", help="small and short: minutes, not an hour")
+    parser.add_argument("--corpus", help="`shakespeare` (default), `tiny`, or a UTF-8 text file of your own")
+    parser.add_argument("--id", help="model id (default: the preset's)")
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--hidden-size", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seq-len", type=int)
+    parser.add_argument("--clip", type=float, help="gradient-norm clipping threshold; 0 switches it off")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--out", type=Path, default=ROOT / "models", help="folder of ONNX files and manifest.json")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="folder for checkpoints")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    args = parser.parse_args(argv)
+
+    names = SHIPPED if args.preset == "all" else (args.preset,)
+    overrides = {
+        k: v
+        for k, v in {
+            "corpus": args.corpus,
+            "id": args.id,
+            "steps": args.steps,
+            "seed": args.seed,
+            "hidden_size": args.hidden_size,
+            "clip": args.clip,
+            "batch_size": args.batch_size,
+            "seq_len": args.seq_len,
+        }.items()
+        if v is not None
+    }
+    if args.id and len(names) > 1:
+        parser.error("--id names one model; it cannot be used with `all`")
+    for name in names:
+        config = quick(PRESETS[name]) if args.quick else PRESETS[name]
+        config = dataclasses.replace(config, **overrides)
+        try:
+            model, vocab, text, record = train(config, args.runs, resume=not args.fresh)
+        except (corpus_lib.CorpusError, TrainingDiverged) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        entry = export_trained(model, vocab, text, record, config, args.out)
+        print(
+            f"{entry['id']}: {entry['params']} params, {entry['training']['seconds']} s, "
+            f"val {entry['metrics']['val_nats_per_char']:.4f}, "
+            f"test {entry['metrics']['test_nats_per_char']:.4f} nats/char"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
