@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import onnxruntime as ort
 from core.errors import InputError, ManifestError, ModelFileError
 from core.text import Vocab
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
 REQUIRED = ("id", "arch", "task", "file", "sha256", "vocab", "unk_id", "params", "hidden_size", "metrics")
 ARCHS = ("ff", "rnn", "lstm", "gru")
 
@@ -36,8 +37,14 @@ class ModelInfo:
     entry: dict = field(repr=False)  # the whole manifest entry: metrics, training facts, corpus
 
 
-def read_manifest(models_dir: Path = MODELS_DIR) -> list[ModelInfo]:
-    path = Path(models_dir) / "manifest.json"
+def models_dir() -> Path:
+    """The shipped models, unless UNROLLED_MODELS_DIR points elsewhere (a learner's retrained set, tests)."""
+    return Path(os.environ.get("UNROLLED_MODELS_DIR") or SHIPPED_DIR)
+
+
+def read_manifest(folder: Path | None = None) -> list[ModelInfo]:
+    folder = Path(folder or models_dir())
+    path = folder / "manifest.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -62,7 +69,7 @@ def read_manifest(models_dir: Path = MODELS_DIR) -> list[ModelInfo]:
                 entry["id"],
                 entry["arch"],
                 entry["task"],
-                Path(models_dir) / entry["file"],
+                folder / entry["file"],
                 entry["sha256"],
                 vocab,
                 entry["params"],
@@ -138,10 +145,10 @@ class Model:
         return dict(zip(self.output_names, values, strict=True))
 
 
-def load_models(models_dir: Path = MODELS_DIR, task: str | None = "text") -> tuple[dict[str, Model], dict[str, str]]:
+def load_models(folder: Path | None = None, task: str | None = "text") -> tuple[dict[str, Model], dict[str, str]]:
     """Every usable model of `task` by id, and a message for each one that could not be loaded."""
     models, problems = {}, {}
-    for info in read_manifest(models_dir):
+    for info in read_manifest(folder):
         if task is not None and info.task != task:
             continue
         try:

@@ -1,0 +1,214 @@
+"""The runtime on the shipped models: contract, encoding, reading, sampling, and broken files."""
+
+import json
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+
+from core.errors import InputError, ManifestError, ModelFileError
+from core.models import SHIPPED_DIR, load_models, read_manifest
+from core.predict import read, sample, softmax, top_k
+from core.text import MAX_CHARS, Vocab, cap, normalize, visible
+
+
+@pytest.fixture(scope="module")
+def models():
+    loaded, problems = load_models()
+    assert not problems
+    return loaded
+
+
+# -----------------------------------------------------------------------------
+# the shipped files keep the contract
+
+
+def test_manifest_entries_carry_the_contract_fields():
+    entries = json.loads((SHIPPED_DIR / "manifest.json").read_text())["models"]
+    assert {e["arch"] for e in entries if e["task"] == "text"} >= {"ff", "rnn", "lstm"}
+    for e in entries:
+        for key in (
+            "id",
+            "arch",
+            "task",
+            "file",
+            "sha256",
+            "vocab",
+            "unk_id",
+            "params",
+            "hidden_size",
+            "corpus",
+            "metrics",
+            "training",
+        ):
+            assert key in e, (e["id"], key)
+        assert e["vocab"][e["unk_id"]] == "<unk>"
+        assert {"val_nats_per_char", "test_nats_per_char"} <= set(e["metrics"])
+        assert {"steps", "seconds", "seed", "clip_norm", "machine"} <= set(e["training"])
+        assert {"sha256", "val_plays", "test_plays"} <= set(e["corpus"])
+
+
+def test_shipped_files_pass_the_onnx_checker_and_fit_in_20_mb():
+    infos = read_manifest()
+    for info in infos:
+        graph = onnx.load(info.path)
+        onnx.checker.check_model(graph, full_check=True)
+        assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.graph.initializer)
+        inputs = {i.name: i.type.tensor_type.elem_type for i in graph.graph.input}
+        assert inputs.pop("tokens") == onnx.TensorProto.INT64
+        assert all(name.endswith("_in") and t == onnx.TensorProto.FLOAT for name, t in inputs.items())
+        outputs = {o.name for o in graph.graph.output}
+        assert "logits" in outputs and {n.replace("_in", "_out") for n in inputs} <= outputs
+    assert sum(info.path.stat().st_size for info in infos) <= 20 * 2**20
+
+
+def test_held_out_loss_orders_lstm_before_rnn_before_ff():
+    metric = {i.arch: i.entry["metrics"]["test_nats_per_char"] for i in read_manifest() if i.task == "text"}
+    assert metric["lstm"] < metric["rnn"] < metric["ff"]
+    assert metric["lstm"] <= 1.55
+
+
+# -----------------------------------------------------------------------------
+# text
+
+
+def test_normalisation_and_unknown_characters():
+    vocab = Vocab(["<unk>", "a", "b", "\n"], unk_id=0)
+    assert normalize("a\r\nb\rc") == "a\nb\nc"
+    assert normalize("e\u0301") == "\u00e9"  # NFC
+    assert normalize("x\ud800y") == "x\ufffdy"  # a lone surrogate could not travel back to the browser
+    ids = vocab.encode("ab😀中\x00\r\n")
+    assert ids.tolist() == [1, 2, 0, 0, 0, 3] and ids.dtype == np.int64
+
+
+def test_cap_cuts_long_text_and_says_so():
+    assert cap("x" * (MAX_CHARS + 5)) == ("x" * MAX_CHARS, True)
+    assert cap("short") == ("short", False)
+
+
+def test_visible_shows_whitespace_and_control_characters():
+    assert [visible(c) for c in " \n\t\x07a"] == ["␣", "⏎", "⇥", "U+0007", "a"]
+
+
+# -----------------------------------------------------------------------------
+# reading and predicting
+
+
+def test_reading_carries_state_exactly_like_one_pass(models):
+    for model in models.values():
+        whole = read(model, "To be, or not to be")
+        grown = read(model, "To be, or not to be", previous=read(model, "To be, or"))
+        np.testing.assert_allclose(grown.logits, whole.logits, atol=1e-4)
+        for name in model.state_names:
+            np.testing.assert_allclose(grown.state[name], whole.state[name], atol=1e-5)
+
+
+def test_a_changed_prefix_is_read_afresh(models):
+    model = models["lstm"]
+    edited = read(model, "neuron", previous=read(model, "newt"))
+    np.testing.assert_allclose(edited.logits, read(model, "neuron").logits, atol=1e-5)
+
+
+def test_feed_forward_forgets_and_recurrent_models_remember(models):
+    """The article's point, measured: only the last character reaches the feed-forward net."""
+    for model in models.values():
+        a, b = read(model, "neur").next_probs(), read(model, "the r").next_probs()
+        if model.info.arch == "ff":
+            np.testing.assert_allclose(a, b, atol=1e-6)
+        else:
+            assert np.abs(a - b).sum() > 0.1
+
+
+def test_surprisal_is_minus_log2_of_what_the_model_gave_each_character(models):
+    model = models["rnn"]
+    reading = read(model, "the king")
+    bits = reading.surprisal_bits()
+    assert np.isnan(bits[0]) and (bits[1:] > 0).all()
+    p = softmax(reading.logits[3])[model.info.vocab.encode("k")[0]]  # "k" follows "the "
+    assert bits[4] == pytest.approx(-np.log2(p))
+
+
+def test_top_k_is_sorted_and_bounded():
+    probs = softmax(np.array([0.1, 3.0, -1.0, 2.0, 0.5]))
+    best = top_k(probs, 3)
+    assert [i for i, _ in best] == [1, 3, 4]
+    assert all(p1 >= p2 for (_, p1), (_, p2) in zip(best, best[1:], strict=False))
+    assert len(top_k(probs, 99)) == 5
+
+
+def test_sampling_is_seeded_and_never_writes_the_unknown_token(models):
+    model = models["lstm"]
+    one = sample(model, "ROMEO.\n", 80, temperature=1.0, seed=7)
+    assert one == sample(model, "ROMEO.\n", 80, temperature=1.0, seed=7)
+    assert one != sample(model, "ROMEO.\n", 80, temperature=1.0, seed=8)
+    assert len(one) == 80 and "<unk>" not in one
+    assert len(sample(model, "", 10, k=3, seed=1)) == 10
+
+
+def test_odd_input_is_scored_not_refused(models):
+    for model in models.values():
+        reading = read(model, "😀中\x00<b>*x*</b>")
+        assert np.isfinite(reading.logits).all()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.run(np.array([[1.5]])), "int64"),
+        (lambda m: m.run(np.array([1, 2])), "int64"),
+        (lambda m: m.run(np.array([[-1]])), "ids must lie"),
+        (lambda m: m.run(np.array([[10_000]])), "ids must lie"),
+        (lambda m: softmax(np.zeros(3), temperature=0), "temperature"),
+        (lambda m: read(m, "").next_probs(), "empty"),
+        (lambda m: read(m, 42), "string"),
+    ],
+)
+def test_bad_input_raises_the_runtime_s_own_error(models, call, message):
+    with pytest.raises(InputError, match=message):
+        call(models["rnn"])
+
+
+# -----------------------------------------------------------------------------
+# broken model files switch one model off, not the others
+
+
+@pytest.fixture
+def copied(tmp_path):
+    shutil.copytree(SHIPPED_DIR, tmp_path / "models")
+    return tmp_path / "models"
+
+
+def test_a_missing_file_disables_only_that_model(copied):
+    (copied / "rnn.onnx").unlink()
+    models, problems = load_models(copied)
+    assert "missing" in problems["rnn"] and {"ff", "lstm"} <= set(models)
+
+
+def test_a_corrupt_file_fails_its_hash(copied):
+    data = bytearray((copied / "lstm.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copied / "lstm.onnx").write_bytes(bytes(data))
+    models, problems = load_models(copied)
+    assert "sha256" in problems["lstm"] and "ff" in models
+
+
+def test_a_garbled_file_with_a_matching_hash_is_refused_cleanly(copied):
+    from core.models import Model, sha256_file
+
+    (copied / "ff.onnx").write_bytes(b"not an onnx graph")
+    manifest = json.loads((copied / "manifest.json").read_text())
+    for entry in manifest["models"]:
+        if entry["id"] == "ff":
+            entry["sha256"] = sha256_file(copied / "ff.onnx")
+    (copied / "manifest.json").write_text(json.dumps(manifest))
+    info = next(i for i in read_manifest(copied) if i.id == "ff")
+    with pytest.raises(ModelFileError, match="could not be loaded"):
+        Model(info)
+
+
+@pytest.mark.parametrize("content", ["", "{not json", '{"models": 3}', '{"models": [{"id": "x"}]}'])
+def test_a_bad_manifest_raises_a_manifest_error(tmp_path, content):
+    (tmp_path / "manifest.json").write_text(content)
+    with pytest.raises(ManifestError):
+        read_manifest(tmp_path)

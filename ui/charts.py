@@ -1,0 +1,98 @@
+"""Altair charts and the Graphviz picture the app draws; pure functions of numbers, easy to test.
+
+User text only ever reaches the page as chart data (drawn as SVG text) or as an escaped DOT label,
+never as HTML or markdown.
+"""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+
+from core.text import visible
+
+ROW = 40  # characters per row of a heat strip
+
+
+def top_k_bars(rows: list[dict], title: str = "") -> alt.Chart:
+    """rows: {"char": visible token, "p": probability}, most likely first."""
+    data = alt.Data(values=rows)
+    order = [r["char"] for r in rows]
+    base = alt.Chart(data, title=title).encode(
+        y=alt.Y(
+            "char:N", sort=order, title=None, axis=alt.Axis(labelFontSize=16, labelFont="monospace", labelOverlap=False)
+        ),
+        x=alt.X("p:Q", title="probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+    )
+    bars = base.mark_bar(color="#4C78A8").encode(
+        tooltip=[alt.Tooltip("char:N", title="next"), alt.Tooltip("p:Q", format=".1%")]
+    )
+    labels = base.mark_text(align="left", dx=3).encode(text=alt.Text("p:Q", format=".0%"))
+    return bars + labels
+
+
+def heat_strip(
+    text: str, values: np.ndarray, label: str, domain: tuple[float, float], scheme: str = "orangered"
+) -> alt.Chart:
+    """The text drawn character by character, each cell coloured by its value (NaN cells left grey)."""
+    rows = [
+        {
+            "i": i,
+            "col": i % ROW,
+            "row": i // ROW,
+            "char": visible(ch),
+            "v": None if not math.isfinite(float(v)) else round(float(v), 3),
+        }
+        for i, (ch, v) in enumerate(zip(text, values, strict=True))
+    ]
+    base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None))
+    cells = base.mark_rect(stroke="white").encode(
+        color=alt.Color(
+            "v:Q",
+            title=label,
+            scale=alt.Scale(domain=list(domain), scheme=scheme, clamp=True),
+            legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=200),
+        ),
+        tooltip=[
+            alt.Tooltip("char:N", title="character"),
+            alt.Tooltip("i:Q", title="position"),
+            alt.Tooltip("v:Q", title=label, format=".2f"),
+        ],
+    )
+    ink = alt.condition(
+        f"datum.v > {domain[0] + 0.65 * (domain[1] - domain[0])}", alt.value("white"), alt.value("black")
+    )
+    chars = base.mark_text(fontSize=14, font="monospace").encode(text="char:N", color=ink)
+    return (cells + chars).properties(width=alt.Step(22), height=alt.Step(26))
+
+
+def dot_label(text: str) -> str:
+    """A string made safe inside a double-quoted DOT label."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def unrolled_graph(chars: list[str], guesses: list[tuple[str, float]], recurrent: bool, name: str) -> str:
+    """DOT source: one column per step, input character -> hidden state -> top guess; recurrent nets also
+    pass their hidden state from each step to the next."""
+    lines = [
+        "digraph unrolled {",
+        "rankdir=BT; nodesep=0.25; ranksep=0.35;",
+        'node [fontname="monospace", fontsize=12, style=filled, penwidth=0.6];',
+        'edge [color="#555555", arrowsize=0.6];',
+        f'label="{dot_label(name)}"; labelloc=t; fontname="sans-serif"; fontsize=13;',
+    ]
+    for t, (ch, (guess, p)) in enumerate(zip(chars, guesses, strict=True)):
+        lines.append(f'x{t} [label="{dot_label(visible(ch))}", shape=box, fillcolor="#eeeeee"];')
+        lines.append(f'h{t} [label="h{t + 1}", shape=circle, fillcolor="{"#9ecae1" if recurrent else "#fdd0a2"}"];')
+        lines.append(f'y{t} [label="{dot_label(visible(guess))}\\n{p:.0%}", shape=box, fillcolor="#c7e9c0"];')
+        lines.append(f"x{t} -> h{t}; h{t} -> y{t};")
+    for layer in ("x", "h", "y"):
+        lines.append("{rank=same; " + " ".join(f"{layer}{t};" for t in range(len(chars))) + "}")
+    if recurrent:
+        lines += [f'h{t} -> h{t + 1} [color="#08519c", penwidth=1.6];' for t in range(len(chars) - 1)]
+    else:  # invisible edges keep the columns in order without suggesting any flow between steps
+        lines += [f"h{t} -> h{t + 1} [style=invis];" for t in range(len(chars) - 1)]
+    lines.append("}")
+    return "\n".join(lines)
