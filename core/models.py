@@ -88,23 +88,36 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def open_session(path: Path, sha256: str | None, model_id: str) -> ort.InferenceSession:
+    """A checked, single-threaded CPU session without the memory arena that would keep what the largest
+    input ever took (shared/FACTS.md)."""
+    if not path.is_file():
+        raise ModelFileError(f"{model_id}: {path.name} is missing")
+    if sha256_file(path) != sha256:
+        raise ModelFileError(f"{model_id}: {path.name} does not match its sha256 in the manifest")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = False
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own untyped errors on a corrupt file
+        raise ModelFileError(f"{model_id}: {path.name} could not be loaded: {e}") from None
+
+
 class Model:
-    """One shared InferenceSession (thread-safe), single-threaded, without the memory arena that would keep
-    what the largest input ever took (shared/FACTS.md)."""
+    """One shared InferenceSession (thread-safe) for the model, and one for its analysis cell if it ships one."""
 
     def __init__(self, info: ModelInfo):
         self.info = info
-        if not info.path.is_file():
-            raise ModelFileError(f"{info.id}: {info.path.name} is missing")
-        if sha256_file(info.path) != info.sha256:
-            raise ModelFileError(f"{info.id}: {info.path.name} does not match its sha256 in the manifest")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = False
-        try:
-            self.session = ort.InferenceSession(str(info.path), options, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own untyped errors on a corrupt file
-            raise ModelFileError(f"{info.id}: {info.path.name} could not be loaded: {e}") from None
+        self.session = open_session(info.path, info.sha256, info.id)
+        self.cell, self.cell_problem = None, "this model ships no analysis cell"
+        if info.entry.get("cell_file"):
+            try:
+                self.cell = open_session(
+                    info.path.parent / info.entry["cell_file"], info.entry.get("cell_sha256"), info.id
+                )
+            except ModelFileError as e:
+                self.cell_problem = str(e)
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = {o.name for o in self.session.get_outputs()}
         if "tokens" not in inputs or "logits" not in outputs:

@@ -23,6 +23,7 @@ class ModelConfig:
     hidden_size: int = 256  # width of the recurrent state (or of the feed-forward hidden layer)
     embed_size: int = 64  # width of the character embedding fed to the first layer
     layers: int = 1  # stacked recurrent layers (the feed-forward net always has one hidden layer)
+    forget_bias: float = 0.0  # LSTM only: added to the forget gate's bias at init (Gers et al., 2000)
 
 
 # -----------------------------------------------------------------------------
@@ -61,6 +62,11 @@ class Recurrent(nn.Module):
         self.embed = nn.Embedding(config.vocab_size, config.embed_size)
         layer = self.LAYERS[config.arch]
         self.recurrent = layer(config.embed_size, config.hidden_size, config.layers, batch_first=True)
+        if config.arch == "lstm" and config.forget_bias:
+            with torch.no_grad():  # torch orders the gates i, f, g, o
+                for name, bias in self.recurrent.named_parameters():
+                    if name.startswith("bias_ih"):
+                        bias[config.hidden_size : 2 * config.hidden_size] += config.forget_bias
         self.h_to_logits = nn.Linear(config.hidden_size, config.vocab_size)
 
     def init_state(self, batch_size: int) -> tuple[torch.Tensor, ...]:

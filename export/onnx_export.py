@@ -22,8 +22,10 @@ import torch
 import torch.nn as nn
 
 from export import corpus as corpus_lib
+from export.cells import CELLS, build_cell, input_names, output_names
 from export.models import count_params
-from export.train import TrainConfig, encode, evaluate, machine
+from export.train import TrainConfig, machine
+from export.units import tracking_units
 
 OPSET = 17
 
@@ -70,6 +72,30 @@ def export_onnx(model: nn.Module, path: Path, metadata: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
+def export_cell(model: nn.Module, path: Path) -> None:
+    """The one-step analysis cell (export/cells.py), batch dynamic, time fixed at 1."""
+    cell = build_cell(model)
+    hidden, batch = model.config.hidden_size, 2
+    state = [torch.zeros(batch, 1, hidden) for _ in cell.state_names]  # none for the feed-forward net
+    example = (torch.zeros(batch, 1, dtype=torch.long), *state, *state, torch.zeros(batch, 1, model.config.vocab_size))
+    inputs, outputs = input_names(cell), output_names(cell)
+    tmp = path.with_name(path.name + ".tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            cell,
+            example,
+            tmp,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes={name: {0: "batch"} for name in inputs + outputs},
+        )
+    onnx.checker.check_model(onnx.load(tmp), full_check=True)
+    os.replace(tmp, path)
+
+
 def write_manifest_entry(out_dir: Path, entry: dict) -> None:
     """Add or replace one model's entry, keeping the others; written atomically."""
     path = out_dir / "manifest.json"
@@ -80,30 +106,24 @@ def write_manifest_entry(out_dir: Path, entry: dict) -> None:
     os.replace(tmp, path)
 
 
-def export_trained(
-    model, vocab: list[str], text: corpus_lib.Corpus, record: dict, config: TrainConfig, out_dir: Path
-) -> dict:
-    """Measure the held-out loss of exactly what ships, export it, its training log, and its manifest entry."""
+def export_trained(model, task, record: dict, config: TrainConfig, out_dir: Path) -> dict:
+    """Measure exactly what ships (float32, as onnxruntime will run it), export it, its training log,
+    and its manifest entry."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model = model.float().eval()
-    metrics = {
-        "val_nats_per_char": round(evaluate(model, encode(text.val, vocab)), 4),
-        "test_nats_per_char": round(evaluate(model, encode(text.test, vocab)), 4),
-        "val_chars": len(text.val),
-        "test_chars": len(text.test),
-    }
+    described = task.describe(model)
     file = f"{config.id}.onnx"
-    export_onnx(model, out_dir / file, {"id": config.id, "arch": config.arch, "vocab": json.dumps(vocab)})
+    export_onnx(model, out_dir / file, {"id": config.id, "arch": config.arch, "vocab": json.dumps(task.vocab)})
     log = {key: [round(v, 5) if isinstance(v, float) else v for v in values] for key, values in record["log"].items()}
     (out_dir / f"{config.id}.train.json").write_text(json.dumps({"id": config.id, "clip": config.clip, **log}) + "\n")
     model_config = record["model_config"]
     entry = {
         "id": config.id,
         "arch": config.arch,
-        "task": "text",
+        "task": described.pop("task"),
         "file": file,
         "sha256": corpus_lib.sha256_file(out_dir / file),
-        "vocab": vocab,
+        "vocab": task.vocab,
         "unk_id": 0,
         "params": count_params(model),
         "hidden_size": model_config.hidden_size,
@@ -111,8 +131,7 @@ def export_trained(
         "layers": model_config.layers,
         "state": {name: [model_config.layers, model_config.hidden_size] for name in model.state_names},
         "normalization": "NFC; \\r\\n and \\r become \\n; characters outside vocab become <unk>",
-        "corpus": text.source,
-        "metrics": metrics,
+        **described,
         "training": {
             "steps": record["steps"],
             "seconds": record["seconds"],
@@ -127,5 +146,11 @@ def export_trained(
             "log_file": f"{config.id}.train.json",
         },
     }
+    if config.arch in CELLS and (model_config.layers == 1 or config.arch == "ff"):
+        export_cell(model, out_dir / f"{config.id}.cell.onnx")
+        entry["cell_file"] = f"{config.id}.cell.onnx"
+        entry["cell_sha256"] = corpus_lib.sha256_file(out_dir / entry["cell_file"])
+        if entry["task"] == "text" and config.arch != "ff":
+            entry["tracking_units"] = tracking_units(model, task.corpus.val, task.vocab)
     write_manifest_entry(out_dir, entry)
     return entry

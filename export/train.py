@@ -22,13 +22,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from export import corpus as corpus_lib
 from export.models import ModelConfig, build
+from export.tasks import IGNORE, make_task
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +53,10 @@ class TrainConfig:
     checkpoint_every: int = 250  # steps between checkpoints
     bf16: bool = False  # bfloat16 autocast: about 2x faster on CPUs with AMX, weights stay float32
     threads: int = 2  # torch intra-op threads
+    task: str = "text"  # `text`: next character everywhere; `recall`: the key after a lag (export/tasks.py)
+    recall_max_k: int = 0  # recall only: the longest lag (distractors between key and query) trained on
+    curriculum: int = 0  # recall only: steps over which the longest lag grows from 10 to recall_max_k
+    forget_bias: float = 0.0  # LSTM only: added to the forget gate's bias at init, so memory starts long
 
 
 # What ships. Sizes and steps were chosen so that `all` fits in an hour on 2 cores (README has the figures).
@@ -72,54 +76,6 @@ def quick(config: TrainConfig) -> TrainConfig:
 
 class TrainingDiverged(RuntimeError):
     """The loss stopped being a finite number."""
-
-
-# -----------------------------------------------------------------------------
-# data
-
-
-def encode(text: str, vocab: list[str]) -> np.ndarray:
-    index = {ch: i for i, ch in enumerate(vocab)}
-    return np.array([index.get(ch, 0) for ch in text], dtype=np.int64)
-
-
-class Streams:
-    """Batches for truncated BPTT: batch(step) is a pure function of the step, so resuming is exact."""
-
-    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, seed: int):
-        self.ids, self.batch_size, self.seq_len, self.seed = ids, batch_size, seq_len, seed
-        self.stream_len = (len(ids) - seq_len - 1) // batch_size
-        self.steps_per_epoch = (self.stream_len - 1) // seq_len
-        if self.steps_per_epoch < 1:
-            raise corpus_lib.CorpusError(
-                f"training text too short for batch {batch_size} x {seq_len}: {len(ids)} characters; "
-                "try a smaller --batch-size or --seq-len"
-            )
-
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
-        """(x, y, fresh): fresh means the streams restarted and the carried state must be zeroed."""
-        epoch, k = divmod(step, self.steps_per_epoch)
-        shift = int(np.random.default_rng([self.seed, epoch]).integers(0, self.seq_len))  # new cut each epoch
-        starts = shift + np.arange(self.batch_size) * self.stream_len + k * self.seq_len
-        rows = starts[:, None] + np.arange(self.seq_len + 1)  # (B, T+1)
-        chunk = torch.from_numpy(self.ids[rows])
-        return chunk[:, :-1], chunk[:, 1:], k == 0
-
-
-@torch.no_grad()
-def evaluate(model, ids: np.ndarray, max_streams: int = 32, seq_len: int = 256) -> float:
-    """Mean nats per character over `ids`, read as contiguous streams with the state carried along."""
-    streams = max(1, min(max_streams, (len(ids) - 1) // seq_len))
-    length = (len(ids) - 1) // streams
-    x = torch.from_numpy(ids[: streams * length].reshape(streams, length))
-    y = torch.from_numpy(ids[1 : streams * length + 1].reshape(streams, length))
-    state, total = model.init_state(streams), 0.0
-    for t in range(0, length, seq_len):
-        logits, state, _ = model(x[:, t : t + seq_len], state)
-        total += F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), y[:, t : t + seq_len].reshape(-1), reduction="sum"
-        )
-    return float(total) / (streams * length)
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -142,20 +98,20 @@ def save_atomic(obj, path: Path) -> None:
 def train(
     config: TrainConfig, run_dir: Path, resume: bool = True, stop_after: int | None = None, progress: bool = True
 ):
-    """Train (or resume) and return (model, vocab, corpus, record). `stop_after` ends early, as a crash would."""
+    """Train (or resume) and return (model, task, record). `stop_after` ends early, as a crash would."""
     torch.set_num_threads(config.threads)
-    text = corpus_lib.load(config.corpus)
-    vocab = corpus_lib.build_vocab(text.train)
-    train_ids, val_ids = encode(text.train, vocab), encode(text.val, vocab)
-    streams = Streams(train_ids, config.batch_size, config.seq_len, config.seed)
+    task = make_task(config)
+    vocab = task.vocab
 
     torch.manual_seed(config.seed)
-    model_config = ModelConfig(config.arch, len(vocab), config.hidden_size, config.embed_size, config.layers)
+    model_config = ModelConfig(
+        config.arch, len(vocab), config.hidden_size, config.embed_size, config.layers, config.forget_bias
+    )
     model = build(model_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / f"{config.id}.ckpt"
-    log = {"step": [], "loss": [], "grad_norm": [], "clipped": [], "lr": [], "val_step": [], "val_nats_per_char": []}
+    log = {"step": [], "loss": [], "grad_norm": [], "clipped": [], "lr": [], "val_step": [], task.val_metric: []}
     state, start, seconds = model.init_state(config.batch_size), 0, 0.0
     if resume and checkpoint.exists():
         saved = torch.load(checkpoint, weights_only=False)
@@ -186,14 +142,14 @@ def train(
     )
     for step in bar:
         began = time.perf_counter()
-        x, y, fresh = streams.batch(step)
+        x, y, fresh = task.batch(step)
         if fresh:
             state = model.init_state(config.batch_size)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
             logits, state, _ = model(x, state)
-        loss = F.cross_entropy(logits.float().reshape(-1, len(vocab)), y.reshape(-1))
+        loss = F.cross_entropy(logits.float().reshape(-1, len(vocab)), y.reshape(-1), ignore_index=IGNORE)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"{config.id}: loss became {loss.item()} at step {step}; nothing was written for this step "
@@ -221,15 +177,15 @@ def train(
         if done % config.eval_every == 0 or done == config.steps:
             model.eval()
             log["val_step"].append(done)
-            log["val_nats_per_char"].append(evaluate(model, val_ids))
+            log[task.val_metric].append(task.validate(model))
             model.train()
-            bar.write(f"{config.id} step {done}: val {log['val_nats_per_char'][-1]:.4f} nats/char")
+            bar.write(f"{config.id} step {done}: {task.val_metric} {log[task.val_metric][-1]:.4f}")
         if done % config.checkpoint_every == 0 or done == end:
             snapshot(done)
     bar.close()
     model.eval()
     record = {"steps": len(log["step"]), "seconds": round(seconds, 1), "log": log, "model_config": model_config}
-    return model, vocab, text, record
+    return model, task, record
 
 
 def machine() -> str:
@@ -285,16 +241,12 @@ def main(argv=None) -> int:
         config = quick(PRESETS[name]) if args.quick else PRESETS[name]
         config = dataclasses.replace(config, **overrides)
         try:
-            model, vocab, text, record = train(config, args.runs, resume=not args.fresh)
+            model, task, record = train(config, args.runs, resume=not args.fresh)
         except (corpus_lib.CorpusError, TrainingDiverged) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
-        entry = export_trained(model, vocab, text, record, config, args.out)
-        print(
-            f"{entry['id']}: {entry['params']} params, {entry['training']['seconds']} s, "
-            f"val {entry['metrics']['val_nats_per_char']:.4f}, "
-            f"test {entry['metrics']['test_nats_per_char']:.4f} nats/char"
-        )
+        entry = export_trained(model, task, record, config, args.out)
+        print(f"{entry['id']}: {entry['params']:,} params, {entry['training']['seconds']} s, {entry['metrics']}")
     return 0
 
 

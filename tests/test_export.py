@@ -87,9 +87,10 @@ def test_tiny_corpus_trains_exports_and_loads_in_the_runtime(tmp_path):
     from core.models import load_models
     from core.predict import read
 
-    model, vocab, text, record = train_lib.train(TINY, tmp_path / "runs", progress=False)
+    model, task, record = train_lib.train(TINY, tmp_path / "runs", progress=False)
+    vocab = task.vocab
     assert record["log"]["loss"][-1] < record["log"]["loss"][0]
-    entry = export_trained(model, vocab, text, record, TINY, tmp_path / "models")
+    entry = export_trained(model, task, record, TINY, tmp_path / "models")
     manifest = json.loads((tmp_path / "models" / "manifest.json").read_text())
     assert manifest["models"][0]["id"] == "tiny" and entry["vocab"][0] == "<unk>"
     models, problems = load_models(tmp_path / "models")
@@ -104,7 +105,7 @@ def test_resume_from_a_checkpoint_matches_an_uninterrupted_run(tmp_path):
     whole, *_ = train_lib.train(TINY, tmp_path / "a", progress=False)
     train_lib.train(TINY, tmp_path / "b", stop_after=7, progress=False)  # stops as a crash would, after step 7
     assert torch.load(tmp_path / "b" / "tiny.ckpt", weights_only=False)["step"] == 7
-    resumed, _, _, record = train_lib.train(TINY, tmp_path / "b", progress=False)
+    resumed, _, record = train_lib.train(TINY, tmp_path / "b", progress=False)
     assert record["steps"] == TINY.steps
     for (name, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
@@ -158,3 +159,114 @@ def test_held_out_text_is_never_trained_on():
     text = corpus_lib.load("tiny")
     assert text.val not in text.train and text.test not in text.train
     assert text.source["val_plays"] and text.source["test_plays"]
+
+
+# -----------------------------------------------------------------------------
+# analysis cells: one step forward and backward, by hand, must equal torch
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
+def test_analysis_cell_backward_step_matches_autograd(arch, tmp_path):
+    from export.cells import build_cell, output_names
+    from export.onnx_export import export_cell
+
+    torch.manual_seed(2)
+    model = build(ModelConfig(arch, vocab_size=12, hidden_size=10, embed_size=6))
+    cell = build_cell(model)
+    tokens = torch.randint(0, 12, (3, 1))
+    state = [torch.randn(3, 1, 10, requires_grad=True) for _ in model.state_names]
+    upstream = [torch.randn(3, 1, 10) for _ in model.state_names]
+    glogits = torch.randn(3, 1, 12)
+
+    x = model.embed(tokens).detach().requires_grad_(True)  # (3, 1, E): the input the gradient is taken for
+    torch_state = tuple(s.transpose(0, 1) for s in state)
+    out, new_state = model.recurrent(x, torch_state if arch == "lstm" else torch_state[0])
+    new_state = new_state if isinstance(new_state, tuple) else (new_state,)
+    logits = model.h_to_logits(out)
+    scalar = (logits * glogits).sum() + sum(
+        (s.transpose(0, 1) * u).sum() for s, u in zip(new_state, upstream, strict=True)
+    )
+    scalar.backward()
+
+    with torch.no_grad():
+        got = dict(zip(output_names(cell), cell(tokens, *[s.detach() for s in state], *upstream, glogits), strict=True))
+    np.testing.assert_allclose(got["logits"], logits.detach(), atol=1e-5)
+    for name, s, new in zip(model.state_names, state, new_state, strict=True):
+        np.testing.assert_allclose(got[f"{name}_out"], new.transpose(0, 1).detach(), atol=1e-5)
+        np.testing.assert_allclose(got[f"g{name}_out"], s.grad, atol=1e-5)
+    np.testing.assert_allclose(got["gx_out"], x.grad[:, 0], atol=1e-5)
+
+    export_cell(model, tmp_path / "cell.onnx")
+    session = ort.InferenceSession(str(tmp_path / "cell.onnx"), providers=["CPUExecutionProvider"])
+    feed = dict(
+        zip(
+            [i.name for i in session.get_inputs()],
+            [tokens.numpy(), *[s.detach().numpy() for s in state], *[u.numpy() for u in upstream], glogits.numpy()],
+            strict=True,
+        )
+    )
+    for name, value in zip([o.name for o in session.get_outputs()], session.run(None, feed), strict=True):
+        np.testing.assert_allclose(value, got[name], atol=1e-5)
+
+
+def test_recall_batches_score_only_the_answer():
+    from export.tasks import IGNORE, KEYS, QUERY, RecallTask
+
+    task = RecallTask(dataclasses.replace(TINY, task="recall", recall_max_k=50, curriculum=10, batch_size=5))
+    x, y, fresh = task.batch(3)
+    assert fresh and x.shape == y.shape and x.shape[1] <= 12 + 2  # curriculum: step 3 of 10 allows k <= 22
+    assert (y[:, :-1] == IGNORE).all()
+    assert all(task.vocab[i] in KEYS for i in y[:, -1]) and (y[:, -1] == x[:, 0]).all()
+    assert all(task.vocab[i] == QUERY for i in x[:, -1])
+    assert task.batch(3)[0].equal(x)  # a pure function of the step: resuming sees the same data
+
+
+def test_a_small_recall_lstm_learns_short_lags(tmp_path):
+    from export.tasks import horizon
+
+    config = dataclasses.replace(
+        TINY,
+        id="recall",
+        task="recall",
+        recall_max_k=5,
+        curriculum=0,
+        batch_size=32,
+        steps=150,
+        lr=1e-2,
+        hidden_size=24,
+        forget_bias=1.0,
+        eval_every=150,
+    )
+    model, task, _ = train_lib.train(config, tmp_path / "runs", progress=False)
+    entry = export_trained(model, task, _, config, tmp_path / "models")
+    assert entry["task"] == "recall" and entry["task_spec"]["query"] == "?"
+    assert entry["metrics"]["accuracy"]["3"] > 0.9  # chance is 1/8
+    assert horizon({1: 1.0, 2: 0.95, 5: 0.7, 10: 0.95}) == 2
+
+
+def test_feed_forward_cell_matches_the_model_and_its_gradient(tmp_path):
+    from export.cells import build_cell
+
+    torch.manual_seed(3)
+    model = build(ModelConfig("ff", vocab_size=9, hidden_size=7, embed_size=5))
+    tokens, glogits = torch.randint(0, 9, (4, 1)), torch.randn(4, 1, 9)
+    x = model.embed(tokens).detach().requires_grad_(True)
+    logits = model.h_to_logits(torch.tanh(model.x_to_h(x)))
+    (logits * glogits).sum().backward()
+    got_logits, _, gx = build_cell(model)(tokens, glogits)
+    np.testing.assert_allclose(got_logits.detach(), logits.detach(), atol=1e-5)
+    np.testing.assert_allclose(gx.detach(), x.grad[:, 0], atol=1e-5)
+
+
+def test_features_and_correlations_find_a_planted_unit():
+    from export.units import correlations, features
+
+    f = features('ab[cd]e\n"fg"h')
+    assert f["inside [stage directions]"].tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert f['inside "quotes"'].tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0]
+    assert f["position in the line"].tolist()[6:9] == [7, 0, 1]
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((13, 5))
+    values[:, 3] = f["inside [stage directions]"] * 2 + 0.01 * rng.standard_normal(13)
+    r = correlations(values, f["inside [stage directions]"])
+    assert int(np.abs(r).argmax()) == 3 and r[3] > 0.99

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures, each against a baseline measured in the same run."""

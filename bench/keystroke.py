@@ -1,0 +1,104 @@
+"""Server compute per keystroke: what the app computes for one model set when the text changes.
+
+    python -m bench.keystroke [--chars 500] [--repeats 50]
+
+Two cases, each the median over repeats, all shipped text models together:
+- full: the whole text read afresh (an edit in the middle), plus top-5 and surprisal for every model;
+- append: one character typed at the end, the previous reading carried over (the common case).
+The baseline is PyTorch eager on the same architectures and sizes, in the same run, with one thread each
+for a fair comparison. Its weights are random: cost does not depend on their values, and the runtime must
+not depend on the training code's checkpoints, which a fresh clone does not have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from core.models import load_models
+from core.predict import read, top_k
+
+TEXT = (
+    "Now is the winter of our discontent made glorious summer by this sun of York; and all the clouds that "
+    "lour'd upon our house in the deep bosom of the ocean buried. Now are our brows bound with victorious "
+    "wreaths; our bruised arms hung up for monuments; our stern alarums changed to merry meetings, our dreadful "
+    "marches to delightful measures. Grim-visaged war hath smooth'd his wrinkled front; and now, instead of "
+    "mounting barbed steeds to fright the souls of fearful adversaries, he capers nimbly in a lady's chamber."
+)
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
+
+
+def keystroke(models, text: str, previous=None):
+    readings = {}
+    for mid, model in models.items():
+        r = read(model, text, previous[mid] if previous else None)
+        top_k(r.next_probs(), 5)
+        r.surprisal_bits()
+        readings[mid] = r
+    return readings
+
+
+def torch_baseline(models, text: str):
+    """The same full read in PyTorch eager: returns a callable, or None where torch is not installed."""
+    try:
+        import torch
+
+        from export.models import ModelConfig, build
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    built = []
+    for model in models.values():
+        e = model.info.entry
+        config = ModelConfig(e["arch"], len(e["vocab"]), e["hidden_size"], e.get("embed_size", 64), e.get("layers", 1))
+        built.append((build(config).eval(), model.info.vocab))
+
+    def run():
+        with torch.no_grad():
+            for net, vocab in built:
+                logits, _, _ = net(torch.from_numpy(vocab.encode(text))[None])
+                probs = torch.softmax(logits[0], -1)
+                torch.topk(probs[-1], 5)
+                -torch.log2(probs[:-1].gather(1, torch.from_numpy(vocab.encode(text)[1:])[:, None]))
+
+    return run
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chars", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args(argv)
+    models, problems = load_models()
+    if problems:
+        raise SystemExit(f"models failed to load: {problems}")
+    text = (TEXT * (args.chars // len(TEXT) + 1))[: args.chars]
+    prefix = keystroke(models, text[:-1])
+    full = median_ms(lambda: keystroke(models, text), args.repeats)
+    append = median_ms(lambda: keystroke(models, text, prefix), args.repeats)
+    print(f"models: {', '.join(f'{m} ({models[m].info.params:,} params)' for m in models)}")
+    print(f"text: {len(text)} characters, {args.repeats} repeats, medians")
+    print(f"onnxruntime  full read + top-5 + surprisal, all models: {full:7.2f} ms per keystroke")
+    print(f"onnxruntime  one character appended (state carried):    {append:7.2f} ms per keystroke")
+    baseline = torch_baseline(models, text)
+    if baseline is None:
+        print("torch eager  not installed: no baseline (pip install -r requirements-dev.txt)")
+        return
+    eager = median_ms(baseline, args.repeats)
+    print(f"torch eager  full read + top-5 + surprisal, all models: {eager:7.2f} ms per keystroke")
+    print(f"ratio        torch eager / onnxruntime (full read):     {eager / full:7.2f}x")
+    print(f"ratio        torch eager full / onnxruntime append:     {eager / append:7.2f}x")
+
+
+if __name__ == "__main__":
+    main()

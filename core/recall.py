@@ -1,0 +1,58 @@
+"""The long-range recall experiment at run time: build a sequence from a model's task_spec and ask it.
+
+A sequence is one key character, k distractors, then the query; the right answer after the query is the
+key (export/tasks.py trains on exactly this).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import InputError
+from core.models import Model
+from core.predict import softmax
+
+MAX_K = 5000
+
+
+@dataclass(frozen=True)
+class Answer:
+    sequence: str  # what the model read
+    answer: str  # its most likely key after the query
+    confidence: float  # its probability for that answer
+    key_probability: float  # its probability for the right key
+    key_probs: dict[str, float]  # its probability for every key
+
+
+def spec(model: Model) -> dict[str, str]:
+    task_spec = model.info.entry.get("task_spec")
+    if not task_spec or not all(task_spec.get(f) for f in ("keys", "distractors", "query")):
+        raise InputError(f"{model.id} is not a recall model (its manifest entry has no task_spec)")
+    return task_spec
+
+
+def sequence(model: Model, key: str, k: int, seed: int = 0) -> str:
+    s = spec(model)
+    if key not in s["keys"]:
+        raise InputError(f"the key must be one of {s['keys']!r}, not {key!r}")
+    if not 0 <= k <= MAX_K:
+        raise InputError(f"k must lie between 0 and {MAX_K}")
+    noise = np.random.default_rng(seed).integers(0, len(s["distractors"]), k)
+    return key + "".join(s["distractors"][i] for i in noise) + s["query"]
+
+
+def ask(model: Model, key: str, k: int, seed: int = 0) -> Answer:
+    text = sequence(model, key, k, seed)
+    out = model.run(model.info.vocab.encode(text)[None])
+    probs = softmax(out["logits"][0, -1])
+    keys = spec(model)["keys"]
+    key_probs = {c: float(probs[model.info.vocab.encode(c)[0]]) for c in keys}
+    answer = max(key_probs, key=key_probs.get)
+    return Answer(text, answer, key_probs[answer], key_probs[key], key_probs)
+
+
+def curve(model: Model) -> dict[int, float]:
+    """The accuracy against k measured at export (500 fresh sequences per k)."""
+    return {int(k): float(v) for k, v in model.info.entry["metrics"]["accuracy"].items()}
