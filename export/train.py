@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import platform
@@ -66,7 +67,39 @@ PRESETS = {
     "lstm": TrainConfig(id="lstm", arch="lstm", hidden_size=512, steps=5000, bf16=True),
     "gru": TrainConfig(id="gru", arch="gru", hidden_size=256, steps=3000),
 }
-SHIPPED = ("ff", "rnn", "lstm")
+# The long-range recall experiment (export/tasks.py): small models, lags that grow during training.
+RECALL = TrainConfig(
+    id="recall",
+    arch="rnn",
+    task="recall",
+    hidden_size=64,
+    embed_size=16,
+    batch_size=32,
+    steps=1500,
+    lr=3e-3,
+    recall_max_k=600,
+    curriculum=750,
+    eval_every=250,
+    checkpoint_every=100,
+)
+PRESETS["recall-rnn"] = dataclasses.replace(RECALL, id="recall-rnn")
+PRESETS["recall-lstm"] = dataclasses.replace(RECALL, id="recall-lstm", arch="lstm", forget_bias=1.0)
+# Two real runs of one RNN, with and without gradient clipping; only their logs ship (models/clipping.json).
+CLIPPING = TrainConfig(
+    id="clip-demo",
+    arch="rnn",
+    hidden_size=256,
+    steps=400,
+    lr=1e-2,
+    warmup=0,
+    seq_len=200,
+    eval_every=400,
+    checkpoint_every=400,
+)
+GROUPS = {
+    "all": ("ff", "rnn", "lstm", "recall-rnn", "recall-lstm", "clipping"),
+    "recall": ("recall-rnn", "recall-lstm"),
+}
 
 
 def quick(config: TrainConfig) -> TrainConfig:
@@ -151,10 +184,12 @@ def train(
             logits, state, _ = model(x, state)
         loss = F.cross_entropy(logits.float().reshape(-1, len(vocab)), y.reshape(-1), ignore_index=IGNORE)
         if not torch.isfinite(loss):
-            raise TrainingDiverged(
+            error = TrainingDiverged(
                 f"{config.id}: loss became {loss.item()} at step {step}; nothing was written for this step "
                 f"(last checkpoint: {checkpoint if checkpoint.exists() else 'none'}). Try a lower --lr or --clip 1.0."
             )
+            error.step, error.log = step, log
+            raise error
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = config.clip if config.clip > 0 else float("inf")
@@ -188,6 +223,32 @@ def train(
     return model, task, record
 
 
+def clipping_runs(out_dir: Path, run_dir: Path, config: TrainConfig = CLIPPING) -> list[dict]:
+    """Train the same RNN twice, clipping at 1.0 and not at all, and ship both logs, diverged or not."""
+    runs = []
+    for label, clip in (("clipping at 1.0", 1.0), ("no clipping", 0.0)):
+        run = dataclasses.replace(config, id=f"{config.id}-{'on' if clip else 'off'}", clip=clip)
+        try:
+            *_, record = train(run, run_dir, resume=False)
+            log, diverged = record["log"], None
+        except TrainingDiverged as e:
+            log, diverged = e.log, e.step
+        runs.append(
+            {
+                "label": label,
+                "clip": clip or None,
+                "diverged_at": diverged,
+                "config": dataclasses.asdict(run),
+                "log": {k: log[k] for k in ("step", "loss", "grad_norm", "clipped")},
+            }
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / "clipping.json.tmp"
+    tmp.write_text(json.dumps({"runs": runs}) + "\n")
+    os.replace(tmp, out_dir / "clipping.json")
+    return runs
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -205,7 +266,7 @@ def main(argv=None) -> int:
     from export.onnx_export import export_trained
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("preset", choices=[*PRESETS, "all"], help="what to train; `all` retrains what ships")
+    parser.add_argument("preset", choices=[*PRESETS, *GROUPS, "clipping"], help="what to train; `all`: what ships")
     parser.add_argument("--quick", action="store_true", help="small and short: minutes, not an hour")
     parser.add_argument("--corpus", help="`shakespeare` (default), `tiny`, or a UTF-8 text file of your own")
     parser.add_argument("--id", help="model id (default: the preset's)")
@@ -220,7 +281,7 @@ def main(argv=None) -> int:
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     args = parser.parse_args(argv)
 
-    names = SHIPPED if args.preset == "all" else (args.preset,)
+    names = GROUPS.get(args.preset, (args.preset,))
     overrides = {
         k: v
         for k, v in {
@@ -238,6 +299,16 @@ def main(argv=None) -> int:
     if args.id and len(names) > 1:
         parser.error("--id names one model; it cannot be used with `all`")
     for name in names:
+        if name == "clipping":
+            runs = clipping_runs(args.out, args.runs, quick(CLIPPING) if args.quick else CLIPPING)
+            print(
+                "clipping: "
+                + "; ".join(
+                    f"{r['label']}: max grad norm {max(r['log']['grad_norm']):.3g}, diverged at {r['diverged_at']}"
+                    for r in runs
+                )
+            )
+            continue
         config = quick(PRESETS[name]) if args.quick else PRESETS[name]
         config = dataclasses.replace(config, **overrides)
         try:

@@ -96,3 +96,77 @@ def unrolled_graph(chars: list[str], guesses: list[tuple[str, float]], recurrent
         lines += [f"h{t} -> h{t + 1} [style=invis];" for t in range(len(chars) - 1)]
     lines.append("}")
     return "\n".join(lines)
+
+
+def lines(
+    rows: list[dict],
+    x: str,
+    y: str,
+    color: str,
+    x_title: str,
+    y_title: str,
+    log_x: bool = False,
+    log_y: bool = False,
+    rule: float | None = None,
+    height: int = 280,
+) -> alt.Chart:
+    """One line per `color` value; optional log axes and a horizontal reference rule at `rule`."""
+    scale = lambda log: alt.Scale(type="log") if log else alt.Scale(zero=False)  # noqa: E731
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_line(point=len(rows) < 120)
+        .encode(
+            x=alt.X(f"{x}:Q", title=x_title, scale=scale(log_x)),
+            y=alt.Y(f"{y}:Q", title=y_title, scale=scale(log_y)),
+            color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="top")),
+            tooltip=[
+                f"{color}:N",
+                alt.Tooltip(f"{x}:Q", title=x_title),
+                alt.Tooltip(f"{y}:Q", title=y_title, format=".3g"),
+            ],
+        )
+    )
+    if rule is not None:
+        chart += alt.Chart(alt.Data(values=[{"r": rule}])).mark_rule(strokeDash=[4, 4], color="gray").encode(y="r:Q")
+    return chart.properties(height=height)
+
+
+def matrix(
+    text: str, values: np.ndarray, row_labels: list[str], label: str, domain: tuple[float, float], scheme: str
+) -> alt.Chart:
+    """values (R, T) as R coloured rows under the characters of `text` (T of them)."""
+    cells = [
+        {"i": i, "row": row_labels[r], "v": round(float(values[r, i]), 3), "char": visible(text[i])}
+        for r in range(len(row_labels))
+        for i in range(len(text))
+    ]
+    heat = (
+        alt.Chart(alt.Data(values=cells))
+        .mark_rect()
+        .encode(
+            x=alt.X("i:O", axis=None),
+            y=alt.Y("row:N", sort=row_labels, title=None),
+            color=alt.Color(
+                "v:Q",
+                title=label,
+                scale=alt.Scale(domain=list(domain), scheme=scheme, clamp=True),
+                legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=200),
+            ),
+            tooltip=[
+                alt.Tooltip("char:N", title="character"),
+                alt.Tooltip("i:Q", title="position"),
+                "row:N",
+                alt.Tooltip("v:Q", title=label, format=".2f"),
+            ],
+        )
+    )
+    letters = (
+        alt.Chart(alt.Data(values=[{"i": i, "char": visible(c)} for i, c in enumerate(text)]))
+        .mark_text(font="monospace", fontSize=13)
+        .encode(x=alt.X("i:O", axis=None), text="char:N")
+    )
+    return alt.vconcat(
+        letters.properties(width=alt.Step(16), height=18),
+        heat.properties(width=alt.Step(16), height=alt.Step(18)),
+        spacing=2,
+    )
