@@ -4,7 +4,8 @@
 
 Two cases, each the median over repeats, all shipped text models together:
 - full: the whole text read afresh (an edit in the middle), plus top-5 and surprisal for every model;
-- append: one character typed at the end, the previous reading carried over (the common case).
+- append: one character typed at the end, the previous reading carried over (the common case);
+and the memory lab's analysis (influence and gradients through time) of 200 characters.
 The baseline is PyTorch eager on the same architectures and sizes, in the same run, with one thread each
 for a fair comparison. Its weights are random: cost does not depend on their values, and the runtime must
 not depend on the training code's checkpoints, which a fresh clone does not have.
@@ -16,6 +17,7 @@ import argparse
 import statistics
 import time
 
+from core.memory import analyse
 from core.models import load_models
 from core.predict import read, top_k
 
@@ -90,6 +92,11 @@ def main(argv=None) -> None:
     print(f"text: {len(text)} characters, {args.repeats} repeats, medians")
     print(f"onnxruntime  full read + top-5 + surprisal, all models: {full:7.2f} ms per keystroke")
     print(f"onnxruntime  one character appended (state carried):    {append:7.2f} ms per keystroke")
+    memory_text = text[:200]
+    memory = median_ms(
+        lambda: [analyse(m, memory_text) for m in models.values() if m.cell is not None], max(5, args.repeats // 5)
+    )
+    print(f"memory lab   influence + gradients through time, {len(memory_text)} chars, all models: {memory:7.2f} ms")
     baseline = torch_baseline(models, text)
     if baseline is None:
         print("torch eager  not installed: no baseline (pip install -r requirements-dev.txt)")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 class Cell(nn.Module):
@@ -31,18 +32,23 @@ class Cell(nn.Module):
         if model.config.layers != 1:
             raise ValueError("analysis cells cover one recurrent layer")
         rec = model.recurrent
-        self.embed = model.embed.weight.detach().clone()  # (V, E)
-        self.w_ih, self.w_hh = (
-            rec.weight_ih_l0.detach().clone(),
-            rec.weight_hh_l0.detach().clone(),
-        )  # (G*H, E), (G*H, H)
-        self.b_ih, self.b_hh = rec.bias_ih_l0.detach().clone(), rec.bias_hh_l0.detach().clone()
-        self.w_out, self.b_out = model.h_to_logits.weight.detach().clone(), model.h_to_logits.bias.detach().clone()
+        # buffers, not plain attributes: the exporter stores each once as an initializer, where a plain
+        # tensor becomes a separate Constant at every use (the LSTM cell came out twice its size)
+        for name, value in {
+            "embed": model.embed.weight,
+            "w_ih": rec.weight_ih_l0,
+            "w_hh": rec.weight_hh_l0,
+            "b_ih": rec.bias_ih_l0,
+            "b_hh": rec.bias_hh_l0,
+            "w_out": model.h_to_logits.weight,
+            "b_out": model.h_to_logits.bias,
+        }.items():
+            self.register_buffer(name, value.detach().clone())  # embed (V, E), w_ih (G*H, E), w_hh (G*H, H)
         self.hidden_size = model.config.hidden_size
 
     def head(self, h, glogits):
         """Logits from the new hidden state, and the gradient they send back into it."""
-        return h @ self.w_out.T + self.b_out, glogits @ self.w_out
+        return F.linear(h, self.w_out, self.b_out), glogits @ self.w_out
 
 
 class FeedForwardCell(nn.Module):
@@ -52,13 +58,18 @@ class FeedForwardCell(nn.Module):
 
     def __init__(self, model):
         super().__init__()
-        self.embed = model.embed.weight.detach().clone()
-        self.w, self.b = model.x_to_h.weight.detach().clone(), model.x_to_h.bias.detach().clone()
-        self.w_out, self.b_out = model.h_to_logits.weight.detach().clone(), model.h_to_logits.bias.detach().clone()
+        for name, value in {
+            "embed": model.embed.weight,
+            "w": model.x_to_h.weight,
+            "b": model.x_to_h.bias,
+            "w_out": model.h_to_logits.weight,
+            "b_out": model.h_to_logits.bias,
+        }.items():
+            self.register_buffer(name, value.detach().clone())
 
     def forward(self, tokens, glogits_in):
-        h = torch.tanh(self.embed[tokens[:, 0]] @ self.w.T + self.b)  # (B, H)
-        logits = h @ self.w_out.T + self.b_out
+        h = torch.tanh(F.linear(self.embed[tokens[:, 0]], self.w, self.b))  # (B, H)
+        logits = F.linear(h, self.w_out, self.b_out)
         da = (glogits_in[:, 0] @ self.w_out) * (1 - h * h)
         return logits[:, None], h[:, None], da @ self.w
 
@@ -68,7 +79,7 @@ class RNNCell(Cell):
 
     def forward(self, tokens, h_in, gh_in, glogits_in):
         x, h = self.embed[tokens[:, 0]], h_in[:, 0]  # (B, E), (B, H)
-        h_new = torch.tanh(x @ self.w_ih.T + self.b_ih + h @ self.w_hh.T + self.b_hh)
+        h_new = torch.tanh(F.linear(x, self.w_ih, self.b_ih) + F.linear(h, self.w_hh, self.b_hh))
         logits, g_from_logits = self.head(h_new, glogits_in[:, 0])
         da = (gh_in[:, 0] + g_from_logits) * (1 - h_new * h_new)  # through tanh
         return (logits[:, None], h_new[:, None], h_new[:, None], (da @ self.w_hh)[:, None], da @ self.w_ih)
@@ -79,7 +90,7 @@ class LSTMCell(Cell):
 
     def forward(self, tokens, h_in, c_in, gh_in, gc_in, glogits_in):
         x, h, c = self.embed[tokens[:, 0]], h_in[:, 0], c_in[:, 0]
-        a = x @ self.w_ih.T + self.b_ih + h @ self.w_hh.T + self.b_hh  # (B, 4H), torch's order i, f, g, o
+        a = F.linear(x, self.w_ih, self.b_ih) + F.linear(h, self.w_hh, self.b_hh)  # (B, 4H), torch's order i, f, g, o
         i, f, g, o = a.chunk(4, dim=-1)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c_new = f * c + i * g
@@ -108,7 +119,7 @@ class GRUCell(Cell):
 
     def forward(self, tokens, h_in, gh_in, glogits_in):
         x, h = self.embed[tokens[:, 0]], h_in[:, 0]
-        xi, hh = x @ self.w_ih.T + self.b_ih, h @ self.w_hh.T + self.b_hh  # (B, 3H) each, order r, z, n
+        xi, hh = F.linear(x, self.w_ih, self.b_ih), F.linear(h, self.w_hh, self.b_hh)  # (B, 3H) each, order r, z, n
         x_r, x_z, x_n = xi.chunk(3, -1)
         h_r, h_z, h_n = hh.chunk(3, -1)
         r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)

@@ -110,13 +110,19 @@ def recall_sequences(rng: np.random.Generator, vocab: list[str], n: int, k: int)
 
 
 @torch.no_grad()
-def recall_accuracy(model, vocab: list[str], k: int, n: int = 500, seed: int = 99) -> float:
-    """Share of n fresh sequences whose answer (the most likely key after the query) is the key."""
+def recall_scores(model, vocab: list[str], k: int, n: int = 500, seed: int = 99) -> tuple[float, float]:
+    """(accuracy, nats) over n fresh sequences: the share whose most likely key after the query is the key,
+    and the mean cross-entropy of the answer, the one scored character of each sequence."""
     tokens, keys = recall_sequences(np.random.default_rng([seed, k]), vocab, n, k)
     logits, _, _ = model(torch.from_numpy(tokens))
     key_ids = torch.tensor([vocab.index(c) for c in KEYS])
     answer = key_ids[logits[:, -1, key_ids].argmax(-1)]
-    return float((answer == torch.from_numpy(keys)).float().mean())
+    nats = F.cross_entropy(logits[:, -1], torch.from_numpy(keys))
+    return float((answer == torch.from_numpy(keys)).float().mean()), float(nats)
+
+
+def recall_accuracy(model, vocab: list[str], k: int, n: int = 500, seed: int = 99) -> float:
+    return recall_scores(model, vocab, k, n, seed)[0]
 
 
 def horizon(curve: dict[int, float], threshold: float = 0.9) -> int:
@@ -146,7 +152,11 @@ class RecallTask:
 
     def batch(self, step: int):
         rng = np.random.default_rng([self.config.seed, step])
-        k = int(rng.integers(1, self.longest_lag(step) + 1))
+        longest = self.longest_lag(step)
+        if self.config.recall_lags == "log-uniform":  # short lags stay common: see README, "Memory figures"
+            k = int(np.exp(rng.uniform(0, np.log(longest + 1))))
+        else:
+            k = int(rng.integers(1, longest + 1))
         tokens, keys = recall_sequences(rng, self.vocab, self.config.batch_size, k)
         targets = np.full_like(tokens, IGNORE)
         targets[:, -1] = keys  # only the answer after the query is scored: many-to-one
@@ -156,7 +166,9 @@ class RecallTask:
         return recall_accuracy(model, self.vocab, self.config.recall_max_k, n=256)
 
     def describe(self, model) -> dict:
-        curve = {k: round(recall_accuracy(model, self.vocab, k), 4) for k in CURVE_KS}
+        scores = {k: recall_scores(model, self.vocab, k) for k in CURVE_KS}
+        curve = {k: round(acc, 4) for k, (acc, _) in scores.items()}
+        val_nats = recall_scores(model, self.vocab, self.config.recall_max_k, seed=7)[1]
         spec = {"keys": KEYS, "distractors": DISTRACTORS, "query": QUERY}
         corpus = {
             "name": "generated recall sequences: key, k distractors, query",
@@ -167,6 +179,9 @@ class RecallTask:
         metrics = {
             "accuracy": {str(k): v for k, v in curve.items()},
             "horizon_90": horizon(curve),
+            # nats per scored character (the answer): at the longest trained lag, and over the whole curve
+            "val_nats_per_char": round(val_nats, 4),
+            "test_nats_per_char": round(float(np.mean([nats for _, nats in scores.values()])), 4),
             "trained_max_k": self.config.recall_max_k,
             "chance": round(1 / len(KEYS), 4),
         }

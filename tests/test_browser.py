@@ -126,3 +126,22 @@ def test_markup_typed_in_the_box_stays_text(server, browser):
     assert page.locator("img[src=x]").count() == 0 and not dialogs
     assert page.locator("text=Traceback").count() == 0
     page.close()
+
+
+def test_the_memory_lab_draws_its_charts(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(server + "/Memory_lab")
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=stVegaLiteChart] svg').length >= 8", timeout=120_000
+    )
+    wait_idle(page)
+    assert page.get_by_text("Memory lab").first.is_visible()
+    assert page.locator("text=Traceback").count() == 0
+    k = page.get_by_label("k (distractors)")
+    k.fill("3")
+    k.press("Enter")
+    wait_idle(page)
+    page.wait_for_function("() => location.search.includes('recall_k=3')", timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "memory_lab.png", full_page=True)
+    page.close()

@@ -212,3 +212,76 @@ def test_a_bad_manifest_raises_a_manifest_error(tmp_path, content):
     (tmp_path / "manifest.json").write_text(content)
     with pytest.raises(ManifestError):
         read_manifest(tmp_path)
+
+
+# -----------------------------------------------------------------------------
+# memory lab: analysis cells and recall models
+
+
+def test_memory_analysis_of_every_shipped_model(models):
+    from core.memory import analyse
+
+    text = "KING.\n[Aside.] The key was A; remember it."
+    for model in models.values():
+        memory = analyse(model, text)
+        assert memory.influence.shape == (len(text),) and (memory.influence >= 0).all()
+        assert memory.gradient_norms[0] == 1.0
+        if model.info.arch == "ff":
+            assert memory.horizon == 0 and (memory.influence[:-1] == 0).all()
+            assert np.isnan(memory.gradient_norms[1:]).all()
+        else:
+            assert memory.influence[:-1].sum() > 0 and memory.horizon > 0
+            assert np.isfinite(memory.gradient_norms).all()
+            gates = memory.trace.gates
+            if model.info.arch == "lstm":
+                assert gates.shape[1] == 4 and (gates[:, [0, 1, 3]] >= 0).all() and (gates[:, [0, 1, 3]] <= 1).all()
+
+
+def test_memory_horizon_is_where_90_percent_of_influence_lies():
+    from core.memory import memory_horizon
+
+    assert memory_horizon(np.array([0.0, 0.0, 0.0, 1.0])) == 0
+    assert memory_horizon(np.array([0.05, 0.05, 0.4, 0.5])) == 1
+    assert memory_horizon(np.array([0.5, 0.0, 0.0, 0.5])) == 3
+    assert memory_horizon(np.zeros(3)) == 0
+
+
+@pytest.fixture(scope="module")
+def recall_models():
+    loaded, problems = load_models(task="recall")
+    assert not problems and {m.info.arch for m in loaded.values()} >= {"rnn", "lstm"}
+    return loaded
+
+
+def test_recall_sequences_follow_the_task_spec(recall_models):
+    from core import recall
+
+    model = next(iter(recall_models.values()))
+    spec = recall.spec(model)
+    seq = recall.sequence(model, spec["keys"][2], 30, seed=4)
+    assert len(seq) == 32 and seq[0] == spec["keys"][2] and seq[-1] == spec["query"]
+    assert set(seq[1:-1]) <= set(spec["distractors"]) and seq == recall.sequence(model, spec["keys"][2], 30, seed=4)
+    with pytest.raises(InputError, match="key"):
+        recall.ask(model, "?", 5)
+    with pytest.raises(InputError, match="k must"):
+        recall.ask(model, spec["keys"][0], -1)
+
+
+def test_the_lstm_recalls_across_200_steps_and_the_rnn_does_not(recall_models):
+    from core import recall
+
+    by_arch = {m.info.arch: m for m in recall_models.values()}
+    keys = recall.spec(by_arch["lstm"])["keys"]
+    lstm_right = sum(recall.ask(by_arch["lstm"], key, 200, seed=s).answer == key for s, key in enumerate(keys * 3))
+    rnn_right = sum(recall.ask(by_arch["rnn"], key, 200, seed=s).answer == key for s, key in enumerate(keys * 3))
+    assert lstm_right >= 23 and rnn_right <= 12  # of 24; chance is 3
+
+
+def test_shipped_recall_curves_reach_the_goals(recall_models):
+    from core import recall
+
+    by_arch = {m.info.arch: m for m in recall_models.values()}
+    lstm = recall.curve(by_arch["lstm"])
+    assert lstm[200] >= 0.99 and lstm[500] >= 0.9
+    rnn_horizon = by_arch["rnn"].info.entry["metrics"]["horizon_90"]
+    assert by_arch["lstm"].info.entry["metrics"]["horizon_90"] >= 10 * rnn_horizon

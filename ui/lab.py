@@ -40,8 +40,9 @@ def recall_panel(models: dict[str, Model]) -> dict:
     for column, model in zip(columns, models.values(), strict=False):
         column.metric(f"{display_name(model)} horizon (≥ 90%)", f"{horizons[model.id]:,} steps")
     by_arch = {m.info.arch: horizons[m.id] for m in models.values()}
-    if by_arch.get("rnn") and by_arch.get("lstm"):
-        columns[-1].metric("LSTM horizon / RNN horizon", f"{by_arch['lstm'] / by_arch['rnn']:.0f}×")
+    if "rnn" in by_arch and "lstm" in by_arch:
+        ratio = f"{by_arch['lstm'] / by_arch['rnn']:.0f}×" if by_arch["rnn"] else "RNN never reaches 90%"
+        columns[-1].metric("LSTM horizon / RNN horizon", ratio)
     live_recall(models)
     return horizons
 

@@ -1,0 +1,80 @@
+"""The memory lab page through AppTest: its numbers must be the runtime's numbers."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import recall
+from core.memory import analyse
+from core.models import load_models
+from ui.lab import DEFAULT_TEXT
+
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def lab():
+    at = AppTest.from_file("../pages/1_Memory_lab.py", default_timeout=TIMEOUT).run()
+    assert not at.exception
+    return at
+
+
+def metric(at, label_start: str, exact: bool = False) -> str:
+    return next(m.value for m in at.metric if (m.label == label_start if exact else m.label.startswith(label_start)))
+
+
+def chart_specs(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def test_recall_horizons_shown_are_the_measured_ones(lab):
+    models, _ = load_models(task="recall")
+    for model in models.values():
+        name = {"rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"}[model.info.arch]
+        assert metric(lab, f"{name} horizon") == f"{model.info.entry['metrics']['horizon_90']:,} steps"
+    by_arch = {m.info.arch: m.info.entry["metrics"]["horizon_90"] for m in models.values()}
+    expected = f"{by_arch['lstm'] / by_arch['rnn']:.0f}×" if by_arch["rnn"] else "RNN never reaches 90%"
+    assert metric(lab, "LSTM horizon / RNN horizon") == expected
+
+
+def test_live_recall_answers_come_from_the_models(lab):
+    lab.selectbox(key="recall_key").select("C").run()
+    lab.number_input(key="recall_k").set_value(7).run()
+    assert not lab.exception
+    models, _ = load_models(task="recall")
+    for model in models.values():
+        answer = recall.ask(model, "C", 7, 0)
+        name = {"rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"}[model.info.arch]
+        assert metric(lab, name, exact=True).startswith(answer.answer)
+
+
+def test_memory_horizons_shown_are_the_runtime_s(lab):
+    models, _ = load_models()
+    for model in models.values():
+        name = {"ff": "Feed-forward", "rnn": "Vanilla RNN", "lstm": "LSTM"}[model.info.arch]
+        shown = metric(lab, f"{name} memory horizon")
+        assert shown == f"{analyse(model, DEFAULT_TEXT).horizon} characters back"
+    assert metric(lab, "Feed-forward memory horizon") == "0 characters back"
+
+
+def test_gradient_and_clipping_charts_are_drawn(lab):
+    text = json.dumps(chart_specs(lab))
+    assert "dh_T / dh_(T" in text and "gradient norm before clipping" in text and "training loss" in text
+    assert any("clipping at 1.0" in t.value for t in lab.text) and any("no clipping" in t.value for t in lab.text)
+
+
+def test_the_unit_picker_offers_tracking_units_first(lab):
+    options = lab.selectbox(key="lstm_unit").options
+    assert options[0].startswith("unit ") and "tracks" in options[0]
+    lab.selectbox(key="lstm_unit").select(options[1]).run()
+    lab.radio(key="lstm_gate").set_value("forget gate").run()
+    assert not lab.exception
+
+
+@pytest.mark.parametrize("odd", ["😀 中文 <script>x</script>", "\x00\x07", "a"])
+def test_odd_text_in_the_lab_never_crashes(odd):
+    at = AppTest.from_file("../pages/1_Memory_lab.py", default_timeout=TIMEOUT).run()
+    at.text_area(key="lab_text").input(odd).run()
+    assert not at.exception
+    assert not any("<script>" in m.value for m in at.markdown)
