@@ -5,9 +5,11 @@
 Two cases, each the median over repeats, all shipped text models together:
 - full: the whole text read afresh (an edit in the middle), plus top-5 and surprisal for every model;
 - append: one character typed at the end, the previous reading carried over (the common case);
+- backspace: the last character deleted, re-read from the last state checkpoint (every 32 characters);
+- a typing session: the whole text typed from empty with a typo and a backspace every 20 characters;
 and the memory lab's analysis (influence and gradients through time) of 200 characters.
-The baseline is PyTorch eager on the same architectures and sizes, in the same run, with one thread each
-for a fair comparison. Its weights are random: cost does not depend on their values, and the runtime must
+The baseline is PyTorch eager on the same architectures and sizes, in the same run, with two threads, as
+onnxruntime has for the LSTM. Its weights are random: cost does not depend on their values, and the runtime must
 not depend on the training code's checkpoints, which a fresh clone does not have.
 """
 
@@ -50,6 +52,19 @@ def keystroke(models, text: str, previous=None):
     return readings
 
 
+def typing_session(models, text: str) -> list[float]:
+    """Per-keystroke times while typing `text` from empty, with a wrong key and a backspace every 20."""
+    times, readings, typed = [], None, ""
+    for i, ch in enumerate(text):
+        keys = [ch] if i % 20 != 19 else ["#", None, ch]  # None: backspace
+        for key in keys:
+            typed = typed[:-1] if key is None else typed + key
+            began = time.perf_counter()
+            readings = keystroke(models, typed, readings)
+            times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
 def torch_baseline(models, text: str):
     """The same full read in PyTorch eager: returns a callable, or None where torch is not installed."""
     try:
@@ -58,7 +73,7 @@ def torch_baseline(models, text: str):
         from export.models import ModelConfig, build
     except ImportError:
         return None
-    torch.set_num_threads(1)
+    torch.set_num_threads(2)  # what onnxruntime gives the LSTM, whose weights outgrow one core's L2
     built = []
     for model in models.values():
         e = model.info.entry
@@ -88,10 +103,18 @@ def main(argv=None) -> None:
     prefix = keystroke(models, text[:-1])
     full = median_ms(lambda: keystroke(models, text), args.repeats)
     append = median_ms(lambda: keystroke(models, text, prefix), args.repeats)
+    backspace_from = keystroke(models, text + "q")
+    backspace = median_ms(lambda: keystroke(models, text, backspace_from), args.repeats)
+    session = typing_session(models, text)
     print(f"models: {', '.join(f'{m} ({models[m].info.params:,} params)' for m in models)}")
     print(f"text: {len(text)} characters, {args.repeats} repeats, medians")
     print(f"onnxruntime  full read + top-5 + surprisal, all models: {full:7.2f} ms per keystroke")
     print(f"onnxruntime  one character appended (state carried):    {append:7.2f} ms per keystroke")
+    print(f"onnxruntime  backspace (from the last checkpoint):      {backspace:7.2f} ms per keystroke")
+    print(
+        f"onnxruntime  typing the text with a typo every 20 chars: {statistics.median(session):6.2f} ms median, "
+        f"{max(session):.2f} ms max over {len(session)} keystrokes"
+    )
     memory_text = text[:200]
     memory = median_ms(
         lambda: [analyse(m, memory_text) for m in models.values() if m.cell is not None], max(5, args.repeats // 5)

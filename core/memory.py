@@ -1,8 +1,8 @@
 """The memory lab's measurements, by backpropagation through time run one step at a time in onnxruntime.
 
-Each model's analysis cell (export/cells.py) computes one step forward and one step backward. `analyse`
-runs a text forward through it, recording the state before every step and the gates, then backward from
-the last step with a batch of upstream gradients:
+Each model ships an analysis cell (one step forward, with its gates) and a backward step (export/cells.py).
+`analyse` traces a text forward, recording the state before every step and the gates, then runs the
+backward step from the last character to the first with a batch of upstream gradients:
 - row 0 starts from the gradient of log p(current top guess): the norm of what reaches each earlier input
   embedding is how much that character moves the prediction (its influence);
 - rows 1..P start from random Gaussian vectors on the last hidden state: the mean squared norm of what
@@ -12,6 +12,7 @@ the last step with a batch of upstream gradients:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from core.models import Model
 from core.predict import softmax
 from core.text import normalize
 
-MAX_ANALYSIS_CHARS = 300  # two passes of one cell call per character and model
+MAX_ANALYSIS_CHARS = 300  # the backward pass is one graph call per character and model
 
 
 @dataclass(frozen=True)
@@ -50,52 +51,71 @@ def require_cell(model: Model):
     return model.cell
 
 
+@functools.cache
+def io_names(session) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A session's input and output names, asked once: asking costs more than a small step's run."""
+    return frozenset(i.name for i in session.get_inputs()), tuple(o.name for o in session.get_outputs())
+
+
+def run(session, feed: dict) -> dict[str, np.ndarray]:
+    """Run with the inputs the graph has (the exporter drops the ones a step never reads), outputs by name."""
+    inputs, outputs = io_names(session)
+    values = session.run(None, {k: v for k, v in feed.items() if k in inputs})
+    return dict(zip(outputs, values, strict=True))
+
+
 def trace(model: Model, text: str) -> Trace:
+    """The fused model graph gives the hidden state after every step in one call; the cell, fed every
+    step's previous hidden state as one batch, gives every step's gates in one more. Only the LSTM's cell
+    state needs a loop, and that loop is elementwise: c_t = f_t * c_(t-1) + i_t * g_t."""
     cell = require_cell(model)
     text = normalize(text)
     if not text:
         raise InputError("an empty text has nothing to trace")
     ids = model.info.vocab.encode(text)
-    hidden, vocab_size = model.info.hidden_size, len(model.info.vocab)
-    state = {n: np.zeros((1, 1, hidden), np.float32) for n in model.state_names}
-    zeros = {f"g{n}_in": np.zeros((1, 1, hidden), np.float32) for n in model.state_names}
-    zeros["glogits_in"] = np.zeros((1, 1, vocab_size), np.float32)
-    names = [o.name for o in cell.get_outputs()]
-    before = {n: [] for n in model.state_names}
-    after = {n: [] for n in model.state_names}
-    gates, logits = [], []
-    for token in ids:
-        feed = {"tokens": np.array([[token]], np.int64), **{f"{n}_in": s for n, s in state.items()}, **zeros}
-        out = dict(zip(names, cell.run(None, feed), strict=True))
-        for n in model.state_names:
-            before[n].append(state[n][0, 0])
-            state[n] = out[f"{n}_out"]
-            after[n].append(state[n][0, 0])
-        gates.append(out["gates"][0])
-        logits.append(out["logits"][0, 0])
-    stack = lambda d: {n: np.stack(v) for n, v in d.items()}  # noqa: E731
-    return Trace(text, ids, stack(before), stack(after), np.stack(gates), np.stack(logits))
+    steps, hidden = len(ids), model.info.hidden_size
+    feed = {"tokens": ids[:, None], "glogits_in": np.zeros((steps, 1, len(model.info.vocab)), np.float32)}
+    before, after, logits = {}, {}, None
+    if model.state_names:
+        fused = model.run(ids[None])
+        after["h"], logits = fused["hidden"][0], fused["logits"][0]  # (T, H), (T, V)
+        before["h"] = np.concatenate([np.zeros((1, hidden), np.float32), after["h"][:-1]])
+    for name in model.state_names:
+        feed[f"{name}_in"] = np.zeros((steps, 1, hidden), np.float32)
+        feed[f"g{name}_in"] = np.zeros((steps, 1, hidden), np.float32)
+    if "h" in before:
+        feed["h_in"] = before["h"][:, None]
+    out = run(cell, feed)
+    gates = out["gates"]  # (T, G, H): they depend on x_t and h_(t-1) only, never on c
+    if "c" in model.state_names:
+        c, cells = np.zeros(hidden, np.float32), []
+        for i, f, g in zip(gates[:, 0], gates[:, 1], gates[:, 2], strict=True):
+            c = f * c + i * g
+            cells.append(c)
+        after["c"] = np.stack(cells)
+        before["c"] = np.concatenate([np.zeros((1, hidden), np.float32), after["c"][:-1]])
+    # the cell's logits are right only without state: it was fed zero cell states above
+    return Trace(text, ids, before, after, gates, out["logits"][:, 0] if logits is None else logits)
 
 
 def backprop(model: Model, tr: Trace, upstream: dict[str, np.ndarray], glogits: np.ndarray):
     """Backward from the last step. upstream: state name -> (P, H) gradient w.r.t. the final state;
     glogits (P, V) gradient w.r.t. the last logits. Returns (gx_norm, gh_norm), each (T, P): the norm of
     the gradient w.r.t. the input embedding at each step, and w.r.t. the hidden state before each step."""
-    cell = require_cell(model)
+    require_cell(model)
     steps, probes = len(tr.ids), glogits.shape[0]
-    names = [o.name for o in cell.get_outputs()]
     grads = {n: upstream[n][:, None].astype(np.float32) for n in model.state_names}
     gx_norm, gh_norm = np.zeros((steps, probes)), np.zeros((steps, probes))
     no_logits = np.zeros((probes, 1, glogits.shape[1]), np.float32)
     for t in reversed(range(steps)):
         feed = {
-            "tokens": np.full((probes, 1), tr.ids[t], np.int64),
+            "gates": np.repeat(tr.gates[t][None], probes, axis=0),
             "glogits_in": glogits[:, None].astype(np.float32) if t == steps - 1 else no_logits,
         }
         for n in model.state_names:
             feed[f"{n}_in"] = np.repeat(tr.before[n][t][None, None], probes, axis=0)
             feed[f"g{n}_in"] = grads[n]
-        out = dict(zip(names, cell.run(None, feed), strict=True))
+        out = run(model.back, feed)
         gx_norm[t] = np.linalg.norm(out["gx_out"], axis=-1)
         if not model.state_names:  # no state: nothing before this step can reach the prediction
             break
@@ -113,7 +133,7 @@ def memory_horizon(influence: np.ndarray, share: float = 0.9) -> int:
     return int(np.searchsorted(np.cumsum(by_distance) / total, share - 1e-9))
 
 
-def analyse(model: Model, text: str, probes: int = 8, seed: int = 0) -> Memory:
+def analyse(model: Model, text: str, probes: int = 4, seed: int = 0) -> Memory:
     text = normalize(text)[-MAX_ANALYSIS_CHARS:]
     tr = trace(model, text)
     steps, hidden = len(tr.ids), model.info.hidden_size

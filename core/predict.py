@@ -5,7 +5,8 @@ The one place where softmax, temperature and sampling live; models only ever ret
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +24,9 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+CHECKPOINT_EVERY = 32  # characters between saved states: a backspace or a late edit re-reads at most this many
+
+
 @dataclass(frozen=True)
 class Reading:
     """A model's pass over a text. logits[t] scores the character after text[: t + 1]."""
@@ -32,6 +36,7 @@ class Reading:
     logits: np.ndarray  # (T, V)
     state: dict  # the state after the last character, to carry on from
     hidden: np.ndarray | None  # (T, H) the top layer's activity, where the graph exports it
+    checkpoints: dict = field(default_factory=dict, repr=False)  # position -> state after that many characters
 
     def next_probs(self, temperature: float = 1.0) -> np.ndarray:
         """Distribution of the character after the whole text."""
@@ -49,23 +54,30 @@ class Reading:
 
 
 def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
-    """Run `text` through `model`. If `previous` read a prefix of it, only the new characters are run,
-    starting from the state it ended in: one step per keystroke while the learner types on."""
+    """Run `text` through `model`, reusing `previous` up to the last checkpoint before the first changed
+    character: typing at the end runs one step, a backspace at most CHECKPOINT_EVERY."""
     text = normalize(text)
     ids = model.info.vocab.encode(text)
-    start, state = 0, None
-    if previous is not None and 0 < len(previous.text) <= len(text) and text.startswith(previous.text):
-        start, state = len(previous.text), previous.state
-    out = model.run(ids[None, start:], state)
-    logits = out["logits"][0]
-    hidden = out.get("hidden")
-    hidden = hidden[0] if hidden is not None else None
-    if start:
-        logits = np.concatenate([previous.logits, logits])
-        if hidden is not None and previous.hidden is not None:
-            hidden = np.concatenate([previous.hidden, hidden])
-    new_state = {n: out[f"{n}_out"] for n in model.state_names}
-    return Reading(text, ids, logits, new_state, hidden)
+    start, state, checkpoints = 0, None, {}
+    if previous is not None:
+        same = len(os.path.commonprefix([previous.text, text]))
+        start = max((p for p in previous.checkpoints if p <= same), default=0)
+        state = previous.checkpoints.get(start)
+        checkpoints = {p: s for p, s in previous.checkpoints.items() if p <= start}
+    logits = [previous.logits[:start]] if start else []
+    hidden = [previous.hidden[:start]] if start and previous.hidden is not None else []
+    position = start
+    while position < len(ids) or not logits:
+        end = min(len(ids), (position // CHECKPOINT_EVERY + 1) * CHECKPOINT_EVERY)
+        out = model.run(ids[None, position:end], state)
+        state = {n: out[f"{n}_out"] for n in model.state_names}
+        logits.append(out["logits"][0])
+        if out.get("hidden") is not None:
+            hidden.append(out["hidden"][0])
+        position = end
+        checkpoints[position] = state
+    hidden = np.concatenate(hidden) if hidden else None
+    return Reading(text, ids, np.concatenate(logits), state, hidden, checkpoints)
 
 
 def top_k(probs: np.ndarray, k: int = 5) -> list[tuple[int, float]]:

@@ -22,7 +22,15 @@ import torch
 import torch.nn as nn
 
 from export import corpus as corpus_lib
-from export.cells import CELLS, build_cell, input_names, output_names
+from export.cells import (
+    CELLS,
+    BackStep,
+    back_input_names,
+    back_output_names,
+    build_cell,
+    input_names,
+    output_names,
+)
 from export.models import count_params
 from export.train import TrainConfig, machine
 from export.units import tracking_units
@@ -72,28 +80,34 @@ def export_onnx(model: nn.Module, path: Path, metadata: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
-def export_cell(model: nn.Module, path: Path) -> None:
-    """The one-step analysis cell (export/cells.py), batch dynamic, time fixed at 1."""
+def export_cell(model: nn.Module, path: Path, back_path: Path) -> None:
+    """The analysis cell (export/cells.py) and its backward step alone, batch dynamic, time fixed at 1."""
     cell = build_cell(model)
-    hidden, batch = model.config.hidden_size, 2
+    hidden, vocab, batch = model.config.hidden_size, model.config.vocab_size, 2
     state = [torch.zeros(batch, 1, hidden) for _ in cell.state_names]  # none for the feed-forward net
-    example = (torch.zeros(batch, 1, dtype=torch.long), *state, *state, torch.zeros(batch, 1, model.config.vocab_size))
-    inputs, outputs = input_names(cell), output_names(cell)
-    tmp = path.with_name(path.name + ".tmp")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            cell,
-            example,
-            tmp,
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=inputs,
-            output_names=outputs,
-            dynamic_axes={name: {0: "batch"} for name in inputs + outputs},
-        )
-    onnx.checker.check_model(onnx.load(tmp), full_check=True)
-    os.replace(tmp, path)
+    glogits = torch.zeros(batch, 1, vocab)
+    with torch.no_grad():
+        gates = cell.step(torch.zeros(batch, 1, dtype=torch.long), *state)[-1]
+    graphs = [
+        (cell, (torch.zeros(batch, 1, dtype=torch.long), *state), input_names(cell), output_names(cell), path),
+        (BackStep(cell), (gates, *state, *state, glogits), back_input_names(cell), back_output_names(cell), back_path),
+    ]
+    for module, example, inputs, outputs, target in graphs:
+        tmp = target.with_name(target.name + ".tmp")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                example,
+                tmp,
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=inputs,
+                output_names=outputs,
+                dynamic_axes={name: {0: "batch"} for name in inputs + outputs},
+            )
+        onnx.checker.check_model(onnx.load(tmp), full_check=True)
+        os.replace(tmp, target)
 
 
 def write_manifest_entry(out_dir: Path, entry: dict) -> None:
@@ -147,9 +161,10 @@ def export_trained(model, task, record: dict, config: TrainConfig, out_dir: Path
         },
     }
     if config.arch in CELLS and (model_config.layers == 1 or config.arch == "ff"):
-        export_cell(model, out_dir / f"{config.id}.cell.onnx")
-        entry["cell_file"] = f"{config.id}.cell.onnx"
+        entry["cell_file"], entry["back_file"] = f"{config.id}.cell.onnx", f"{config.id}.back.onnx"
+        export_cell(model, out_dir / entry["cell_file"], out_dir / entry["back_file"])
         entry["cell_sha256"] = corpus_lib.sha256_file(out_dir / entry["cell_file"])
+        entry["back_sha256"] = corpus_lib.sha256_file(out_dir / entry["back_file"])
         if entry["task"] == "text" and config.arch != "ff":
             entry["tracking_units"] = tracking_units(model, task.corpus.val, task.vocab)
     write_manifest_entry(out_dir, entry)

@@ -41,11 +41,9 @@ def activations(model, ids: np.ndarray, streams: int = 16) -> dict[str, np.ndarr
     length = len(ids) // streams
     tokens = torch.from_numpy(ids[: streams * length].reshape(streams, length))
     state = [torch.zeros(streams, 1, hidden) for _ in cell.state_names]
-    zero_grads = [torch.zeros(streams, 1, hidden) for _ in cell.state_names]
-    no_logits = torch.zeros(streams, 1, model.config.vocab_size)
     seen = {n: [] for n in cell.state_names}
     for t in range(length):
-        out = cell(tokens[:, t : t + 1], *state, *zero_grads, no_logits)
+        out = cell(tokens[:, t : t + 1], *state)
         state = list(out[1 : 1 + len(state)])
         for n, s in zip(cell.state_names, state, strict=True):
             seen[n].append(s[:, 0])

@@ -104,6 +104,16 @@ def test_reading_carries_state_exactly_like_one_pass(models):
             np.testing.assert_allclose(grown.state[name], whole.state[name], atol=1e-5)
 
 
+@pytest.mark.parametrize("edit", ["x" * 80, "x" * 70, "x" * 40 + "y" + "x" * 39, "y" + "x" * 79])
+def test_backspaces_and_edits_reuse_checkpoints_and_match_a_fresh_read(models, edit):
+    model = models["lstm"]
+    previous = read(model, "x" * 80)
+    assert set(previous.checkpoints) == {32, 64, 80}
+    edited = read(model, edit, previous=previous)
+    np.testing.assert_allclose(edited.logits, read(model, edit).logits, atol=1e-4)
+    np.testing.assert_allclose(edited.state["c"], read(model, edit).state["c"], atol=1e-5)
+
+
 def test_a_changed_prefix_is_read_afresh(models):
     model = models["lstm"]
     edited = read(model, "neuron", previous=read(model, "newt"))

@@ -167,7 +167,7 @@ def test_held_out_text_is_never_trained_on():
 
 @pytest.mark.parametrize("arch", ["rnn", "lstm", "gru"])
 def test_analysis_cell_backward_step_matches_autograd(arch, tmp_path):
-    from export.cells import build_cell, output_names
+    from export.cells import build_cell, combined, output_names
     from export.onnx_export import export_cell
 
     torch.manual_seed(2)
@@ -189,19 +189,29 @@ def test_analysis_cell_backward_step_matches_autograd(arch, tmp_path):
     scalar.backward()
 
     with torch.no_grad():
-        got = dict(zip(output_names(cell), cell(tokens, *[s.detach() for s in state], *upstream, glogits), strict=True))
+        outputs = combined(cell, tokens, *[s.detach() for s in state], *upstream, glogits)
+    names = output_names(cell) + [f"g{n}_out" for n in model.state_names] + ["gx_out"]
+    got = dict(zip(names, outputs, strict=True))
     np.testing.assert_allclose(got["logits"], logits.detach(), atol=1e-5)
     for name, s, new in zip(model.state_names, state, new_state, strict=True):
         np.testing.assert_allclose(got[f"{name}_out"], new.transpose(0, 1).detach(), atol=1e-5)
         np.testing.assert_allclose(got[f"g{name}_out"], s.grad, atol=1e-5)
     np.testing.assert_allclose(got["gx_out"], x.grad[:, 0], atol=1e-5)
 
-    export_cell(model, tmp_path / "cell.onnx")
+    export_cell(model, tmp_path / "cell.onnx", tmp_path / "back.onnx")
+    back = ort.InferenceSession(str(tmp_path / "back.onnx"), providers=["CPUExecutionProvider"])
+    back_feed = {"gates": got["gates"].numpy(), "glogits_in": glogits.numpy()}
+    for name, s, u in zip(model.state_names, state, upstream, strict=True):
+        back_feed |= {f"{name}_in": s.detach().numpy(), f"g{name}_in": u.numpy()}
+    wanted = {i.name for i in back.get_inputs()}  # the exporter drops inputs a backward step never reads
+    back_out = back.run(None, {k: v for k, v in back_feed.items() if k in wanted})
+    for name, value in zip([o.name for o in back.get_outputs()], back_out, strict=True):
+        np.testing.assert_allclose(value, got[name], atol=1e-5)
     session = ort.InferenceSession(str(tmp_path / "cell.onnx"), providers=["CPUExecutionProvider"])
     feed = dict(
         zip(
             [i.name for i in session.get_inputs()],
-            [tokens.numpy(), *[s.detach().numpy() for s in state], *[u.numpy() for u in upstream], glogits.numpy()],
+            [tokens.numpy(), *[s.detach().numpy() for s in state]],
             strict=True,
         )
     )
@@ -245,7 +255,7 @@ def test_a_small_recall_lstm_learns_short_lags(tmp_path):
 
 
 def test_feed_forward_cell_matches_the_model_and_its_gradient(tmp_path):
-    from export.cells import build_cell
+    from export.cells import build_cell, combined
 
     torch.manual_seed(3)
     model = build(ModelConfig("ff", vocab_size=9, hidden_size=7, embed_size=5))
@@ -253,7 +263,7 @@ def test_feed_forward_cell_matches_the_model_and_its_gradient(tmp_path):
     x = model.embed(tokens).detach().requires_grad_(True)
     logits = model.h_to_logits(torch.tanh(model.x_to_h(x)))
     (logits * glogits).sum().backward()
-    got_logits, _, gx = build_cell(model)(tokens, glogits)
+    got_logits, _, gx = combined(build_cell(model), tokens, glogits)
     np.testing.assert_allclose(got_logits.detach(), logits.detach(), atol=1e-5)
     np.testing.assert_allclose(gx.detach(), x.grad[:, 0], atol=1e-5)
 
