@@ -50,20 +50,21 @@ class ContractWrapper(nn.Module):
         return (logits, *state_out, hidden)
 
 
-def export_onnx(model: nn.Module, path: Path, metadata: dict[str, str]) -> None:
+def write_graph(
+    module: nn.Module,
+    example: tuple,
+    path: Path,
+    inputs: list[str],
+    outputs: list[str],
+    dynamic: dict,
+    metadata: dict[str, str] | None = None,
+) -> None:
     """Export, check with onnx's checker, then move into place: a failure leaves no half-written file."""
-    model.eval()
-    state_names = list(model.state_names)
-    inputs = ["tokens"] + [f"{n}_in" for n in state_names]
-    outputs = ["logits"] + [f"{n}_out" for n in state_names] + ["hidden"]
-    dynamic = {name: {0: "batch", 1: "time"} for name in ("tokens", "logits", "hidden")}
-    dynamic.update({name: {0: "batch"} for name in inputs[1:] + outputs[1:-1]})
-    example = (torch.zeros(2, 5, dtype=torch.long), *model.init_state(2))
     tmp = path.with_name(path.name + ".tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice, and RNN batch-first hints
         torch.onnx.export(
-            ContractWrapper(model),
+            module,
             example,
             tmp,
             dynamo=False,
@@ -73,11 +74,23 @@ def export_onnx(model: nn.Module, path: Path, metadata: dict[str, str]) -> None:
             dynamic_axes=dynamic,
         )
     graph = onnx.load(tmp)
-    for key, value in metadata.items():
+    for key, value in (metadata or {}).items():
         graph.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(graph, full_check=True)
     onnx.save(graph, tmp)
     os.replace(tmp, path)
+
+
+def export_onnx(model: nn.Module, path: Path, metadata: dict[str, str]) -> None:
+    """The model under the contract: tokens and states in; logits, states and hidden out."""
+    model.eval()
+    state_names = list(model.state_names)
+    inputs = ["tokens"] + [f"{n}_in" for n in state_names]
+    outputs = ["logits"] + [f"{n}_out" for n in state_names] + ["hidden"]
+    dynamic = {name: {0: "batch", 1: "time"} for name in ("tokens", "logits", "hidden")}
+    dynamic.update({name: {0: "batch"} for name in inputs[1:] + outputs[1:-1]})
+    example = (torch.zeros(2, 5, dtype=torch.long), *model.init_state(2))
+    write_graph(ContractWrapper(model), example, path, inputs, outputs, dynamic, metadata)
 
 
 def export_cell(model: nn.Module, path: Path, back_path: Path) -> None:
@@ -85,29 +98,15 @@ def export_cell(model: nn.Module, path: Path, back_path: Path) -> None:
     cell = build_cell(model)
     hidden, vocab, batch = model.config.hidden_size, model.config.vocab_size, 2
     state = [torch.zeros(batch, 1, hidden) for _ in cell.state_names]  # none for the feed-forward net
-    glogits = torch.zeros(batch, 1, vocab)
+    tokens = torch.zeros(batch, 1, dtype=torch.long)
     with torch.no_grad():
-        gates = cell.step(torch.zeros(batch, 1, dtype=torch.long), *state)[-1]
-    graphs = [
-        (cell, (torch.zeros(batch, 1, dtype=torch.long), *state), input_names(cell), output_names(cell), path),
-        (BackStep(cell), (gates, *state, *state, glogits), back_input_names(cell), back_output_names(cell), back_path),
-    ]
-    for module, example, inputs, outputs, target in graphs:
-        tmp = target.with_name(target.name + ".tmp")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                example,
-                tmp,
-                dynamo=False,
-                opset_version=OPSET,
-                input_names=inputs,
-                output_names=outputs,
-                dynamic_axes={name: {0: "batch"} for name in inputs + outputs},
-            )
-        onnx.checker.check_model(onnx.load(tmp), full_check=True)
-        os.replace(tmp, target)
+        gates = cell.step(tokens, *state)[-1]
+    batch_axis = lambda names: {name: {0: "batch"} for name in names}  # noqa: E731
+    inputs, outputs = input_names(cell), output_names(cell)
+    write_graph(cell, (tokens, *state), path, inputs, outputs, batch_axis(inputs + outputs))
+    inputs, outputs = back_input_names(cell), back_output_names(cell)
+    example = (gates, *state, *state, torch.zeros(batch, 1, vocab))
+    write_graph(BackStep(cell), example, back_path, inputs, outputs, batch_axis(inputs + outputs))
 
 
 def write_manifest_entry(out_dir: Path, entry: dict) -> None:

@@ -329,3 +329,11 @@ def test_runtime_backprop_through_time_equals_torch_autograd(arch, tmp_path):
         jac = torch.autograd.functional.jacobian(lambda h0, t0=t0: final_h(h0, t0), states[t0][0])
         exact = float(jac.reshape(16, 16).norm() / 4)  # / sqrt(H)
         assert memory.gradient_norms[k] == pytest.approx(exact, rel=0.8)  # a 4-probe Hutchinson estimate
+
+
+def test_training_and_runtime_normalise_text_the_same_way():
+    """export/ and core/ each keep their own copy (the runtime never imports training code)."""
+    from core.text import normalize as runtime_normalize
+
+    for text in ["a\r\nb\rc", "e\u0301", "ﬁ", "tab\there", "😀 中文", "Ω\u2126"]:
+        assert corpus_lib.normalize(text) == runtime_normalize(text)

@@ -33,6 +33,12 @@ def top_k_bars(rows: list[dict], title: str = "") -> alt.Chart:
     return bars + labels
 
 
+def value_colors(label: str, domain: tuple[float, float], scheme: str) -> alt.Color:
+    """Field v coloured on a fixed scale, so charts of different texts compare; a legend underneath."""
+    legend = alt.Legend(orient="bottom", direction="horizontal", gradientLength=200)
+    return alt.Color("v:Q", title=label, scale=alt.Scale(domain=list(domain), scheme=scheme, clamp=True), legend=legend)
+
+
 def heat_strip(
     text: str, values: np.ndarray, label: str, domain: tuple[float, float], scheme: str = "orangered"
 ) -> alt.Chart:
@@ -49,12 +55,7 @@ def heat_strip(
     ]
     base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None))
     cells = base.mark_rect(stroke="white").encode(
-        color=alt.Color(
-            "v:Q",
-            title=label,
-            scale=alt.Scale(domain=list(domain), scheme=scheme, clamp=True),
-            legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=200),
-        ),
+        color=value_colors(label, domain, scheme),
         tooltip=[
             alt.Tooltip("char:N", title="character"),
             alt.Tooltip("i:Q", title="position"),
@@ -146,12 +147,7 @@ def matrix(
         .encode(
             x=alt.X("i:O", axis=None),
             y=alt.Y("row:N", sort=row_labels, title=None),
-            color=alt.Color(
-                "v:Q",
-                title=label,
-                scale=alt.Scale(domain=list(domain), scheme=scheme, clamp=True),
-                legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=200),
-            ),
+            color=value_colors(label, domain, scheme),
             tooltip=[
                 alt.Tooltip("char:N", title="character"),
                 alt.Tooltip("i:Q", title="position"),

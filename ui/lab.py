@@ -12,6 +12,7 @@ from core import recall
 from core.errors import UnrolledError
 from core.memory import MAX_ANALYSIS_CHARS, Memory, analyse
 from core.models import Model, models_dir
+from core.text import cap
 from ui import charts
 from ui.panels import display_name, prose
 
@@ -236,8 +237,6 @@ def lstm_panel(model: Model, mem: Memory) -> dict:
 
 
 def lab_text() -> str:
-    from core.text import cap
-
     # A text area, not the live one-line box: newlines matter here (line position, the units that track them).
     raw = st.text_area("Your text", key="lab_text", bind="query-params", value=DEFAULT_TEXT, height=110)
     text, was_cut = cap(raw or "", MAX_ANALYSIS_CHARS)
