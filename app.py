@@ -66,7 +66,7 @@ def live_section(models) -> None:
     panels.unrolled_panel(models, reads)
 
 
-def main() -> None:
+def predict_page() -> None:
     st.title("Unrolled: watch recurrent networks think")
     panels.prose("intro")
     models = load_or_stop()
@@ -76,4 +76,10 @@ def main() -> None:
     panels.generation_panel(models, text)
 
 
-main()
+# Named pages (the sidebar would otherwise call this one "app", after the file).
+st.navigation(
+    [
+        st.Page(predict_page, title="Predict as you type", icon=":material/keyboard:", default=True),
+        st.Page("pages/1_Memory_lab.py", title="Memory lab", icon=":material/psychology:", url_path="Memory_lab"),
+    ]
+).run()

@@ -165,6 +165,7 @@ def export_trained(model, task, record: dict, config: TrainConfig, out_dir: Path
         entry["cell_sha256"] = corpus_lib.sha256_file(out_dir / entry["cell_file"])
         entry["back_sha256"] = corpus_lib.sha256_file(out_dir / entry["back_file"])
         if entry["task"] == "text" and config.arch != "ff":
-            entry["tracking_units"] = tracking_units(model, task.corpus.val, task.vocab)
+            held_out = task.corpus.val + "\n\n" + task.corpus.test  # Macbeth brings the only double quotes
+            entry["tracking_units"] = tracking_units(model, held_out, task.vocab)
     write_manifest_entry(out_dir, entry)
     return entry

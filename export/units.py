@@ -58,7 +58,7 @@ def correlations(values: np.ndarray, feature: np.ndarray) -> np.ndarray:
     return np.divide(v.T @ f, denom, out=np.zeros(values.shape[1]), where=denom > 0)
 
 
-def tracking_units(model, text: str, vocab: list[str], max_chars: int = 120_000) -> list[dict]:
+def tracking_units(model, text: str, vocab: list[str], max_chars: int = 400_000) -> list[dict]:
     text = text[:max_chars]
     acts = activations(model, encode(text, vocab))
     found = []

@@ -18,6 +18,7 @@ from ui.panels import display_name, prose
 
 GATES = {"input gate": 0, "forget gate": 1, "output gate": 3, "cell state": None}
 SHOWN_CHARS = 80  # columns of the gate heatmaps
+MIN_TRACKING_R = 0.2  # weaker correlations are not offered as a unit that "tracks" something
 
 
 def recall_panel(models: dict[str, Model]) -> dict:
@@ -199,7 +200,7 @@ def training_logs() -> list[dict]:
 def lstm_panel(model: Model, mem: Memory) -> dict:
     st.header("Inside the LSTM")
     prose("lstm_inside")
-    tracking = model.info.entry.get("tracking_units", [])
+    tracking = [u for u in model.info.entry.get("tracking_units", []) if abs(u["correlation"]) >= MIN_TRACKING_R]
     offered = [
         f"unit {u['unit']}: tracks {u['feature']} ({u['signal']}, r = {u['correlation']:+.2f})" for u in tracking
     ]
