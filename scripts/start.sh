@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Set up and start the app on a fresh machine: the app's own requirements only (no torch), then streamlit.
+# Set up and start the app: a virtual environment in .venv/ with the app's own requirements (no torch), made
+# on the first run only, then streamlit on http://localhost:${PORT:-8501}. Extra arguments go to streamlit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -q -r requirements.txt
-exec python3 -m streamlit run app.py --server.port "${PORT:-8501}" "$@"
+source scripts/venv.sh
+ensure_venv
+install_once requirements.txt
+exec "$VENV/bin/python" -m streamlit run app.py --server.port "${PORT:-8501}" "$@"
