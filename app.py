@@ -9,10 +9,13 @@ import streamlit as st
 
 from core.errors import UnrolledError
 from core.models import models_dir
-from core.text import MAX_CHARS, cap
-from ui import panels
+from core.predict import sample
+from core.text import cap
+from ui import live, panels
 
 st.set_page_config(page_title="Unrolled: watch RNNs think", page_icon="🔁", layout="wide")
+
+DEFAULT_TEXT = "neuron"
 
 
 def load_or_stop():
@@ -26,44 +29,61 @@ def load_or_stop():
     return models
 
 
-def typed_text() -> str:
-    """The live text box (its value also lives in the URL, so a link reproduces the page), capped in Python."""
-    raw = st.text_input(
-        "Type here: every model guesses the next character",
-        value="neuron",
-        max_chars=MAX_CHARS,
-        key="text",
-        live=True,
-        bind="query-params",
-    )
-    text, was_cut = cap(raw or "")
-    if was_cut:
-        st.info(f"Only the first {MAX_CHARS:,} characters are read; the rest is ignored.")
-    return text
-
-
-def unknown_note(models, text: str) -> None:
-    unknown = sorted({ch for ch in text if not any(m.info.vocab.known(ch) for m in models.values())})
-    if unknown:
-        st.text("Not in the models' alphabet, read as the unknown token: " + " ".join(repr(ch) for ch in unknown))
+def typed() -> tuple[str, bool, int]:
+    """What the box holds (capped in Python: the browser's limit is advisory), whether it was cut, and the
+    number of the request it came with. Before the first keystroke it comes from the URL, so a link
+    reproduces the page."""
+    request = (st.session_state.get("live") or {}).get("typed")
+    if isinstance(request, dict) and isinstance(request.get("text"), str):
+        raw, seq = request["text"], request.get("seq")
+    else:
+        raw, seq = st.query_params.get("text", DEFAULT_TEXT), 0
+    text, was_cut = cap(raw)
+    return text, was_cut, seq if isinstance(seq, int) else 0
 
 
 @st.fragment
-def live_section(models) -> None:
-    """Reruns alone on every keystroke, leaving the rest of the page as it is."""
-    text = typed_text()
-    if not text:
-        st.info("Type a character or more to see the predictions.")
-        return
-    unknown_note(models, text)
+def live_section(models) -> dict:
+    """Reruns alone on every request from the live component: one model step per model and one payload."""
+    text, was_cut, seq = typed()
+    names = {mid: panels.display_name(m) for mid, m in models.items()}
     try:
-        reads = panels.readings(models, text)
+        data = live.payload(models, names, panels.readings(models, text) if text else {}, text, seq, was_cut)
     except UnrolledError as e:
-        st.error(f"That text could not be read: {e}")
-        return
-    panels.predictions_panel(models, reads)
-    panels.surprisal_panel(models, reads)
-    panels.unrolled_panel(models, reads)
+        data = {**live.payload(models, names, {}, "", seq, was_cut), "text": text}
+        data["error"] = f"That text could not be read: {e}"
+    live.live_component(key="live", data=data, on_typed_change=lambda: None)
+    st.session_state["live_text"] = text
+    if st.query_params.get("text") != text:
+        st.query_params["text"] = text
+    return data
+
+
+@st.fragment
+def generation_section(models) -> dict[str, str]:
+    """One to many: every model continues the text with the same temperature and seed. Runs when typing
+    pauses (the writer component asks) or a setting changes, never on a keystroke."""
+    st.subheader("Let each model write")
+    panels.prose("generation")
+    left, middle, right = st.columns(3)
+    temperature = left.slider("Temperature", 0.1, 2.0, 0.8, 0.1, key="temperature", bind="query-params")
+    seed = middle.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
+    length = right.slider("Characters to write", 20, 400, 200, 20, key="length", bind="query-params")
+    asked = (st.session_state.get("writer") or {}).get("write")
+    text = cap(asked)[0] if isinstance(asked, str) else st.session_state.get("live_text", "")
+    settings = (text, float(temperature), int(seed), int(length))
+    done = st.session_state.get("written")
+    if done is None or done[0] != settings:
+        written = {}
+        for mid, model in models.items():
+            try:
+                written[mid] = sample(model, text, int(length), float(temperature), seed=int(seed))
+            except UnrolledError as e:
+                st.error(f"{panels.display_name(model)} could not write: {e}")
+        done = st.session_state["written"] = (settings, written)
+    names = {mid: panels.display_name(m) for mid, m in models.items()}
+    live.writer_component(key="writer", data=live.writer_payload(text, done[1], names), on_write_change=lambda: None)
+    return done[1]
 
 
 def predict_page() -> None:
@@ -71,9 +91,10 @@ def predict_page() -> None:
     panels.prose("intro")
     models = load_or_stop()
     live_section(models)
+    panels.prose("recurrence")
     st.divider()
-    text, _ = cap(st.session_state.get("text") or "")
-    panels.generation_panel(models, text)
+    with st.container(key="generation"):
+        generation_section(models)
 
 
 # Named pages (the sidebar would otherwise call this one "app", after the file).

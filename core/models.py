@@ -89,9 +89,9 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def open_session(path: Path, sha256: str | None, model_id: str, spin: bool = True) -> ort.InferenceSession:
-    """A checked, single-threaded CPU session without the memory arena that would keep what the largest
-    input ever took (shared/FACTS.md)."""
+def open_session(path: Path, sha256: str | None, model_id: str) -> ort.InferenceSession:
+    """A checked CPU session, without thread spinning and without the memory arena that would keep what the
+    largest input ever took (shared/FACTS.md)."""
     if not path.is_file():
         raise ModelFileError(f"{model_id}: {path.name} is missing")
     if sha256_file(path) != sha256:
@@ -102,10 +102,12 @@ def open_session(path: Path, sha256: str | None, model_id: str, spin: bool = Tru
     # characters in 93 ms with one thread and 38 ms with two, each core keeping half the weights in cache.
     options.intra_op_num_threads = 2 if path.stat().st_size > L2_BYTES else 1
     options.inter_op_num_threads = 1
-    # Idle worker threads spin by default. That keeps a long fused sequence fast (500 LSTM steps: 50 ms
-    # spinning, 91 ms not), but the analysis graphs, called in turn hundreds of times, starved each other
-    # on 2 cores while spinning (memory lab: 216 ms spinning, 96 ms not).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    # Idle worker threads spin by default, burning a core after every run: one keystroke (an appended character
+    # and the lookahead, three models) took 38 ms of CPU with spinning and 3.4 ms without, for 3.2 ms of wall
+    # time either way. Spinning only pays for long fused reads (504 characters: 17 ms spinning, 24 ms not),
+    # and the memory lab's graphs, called in turn hundreds of times, starved each other on 2 cores while
+    # spinning (216 ms vs 96 ms).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.enable_cpu_mem_arena = False
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -125,8 +127,8 @@ class Model:
             try:
                 folder = info.path.parent
                 entry = info.entry
-                self.cell = open_session(folder / entry["cell_file"], entry.get("cell_sha256"), info.id, spin=False)
-                self.back = open_session(folder / entry["back_file"], entry.get("back_sha256"), info.id, spin=False)
+                self.cell = open_session(folder / entry["cell_file"], entry.get("cell_sha256"), info.id)
+                self.back = open_session(folder / entry["back_file"], entry.get("back_sha256"), info.id)
             except ModelFileError as e:
                 self.cell = self.back = None
                 self.cell_problem = str(e)

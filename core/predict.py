@@ -63,7 +63,9 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
         same = len(os.path.commonprefix([previous.text, text]))
         start = max((p for p in previous.checkpoints if p <= same), default=0)
         state = previous.checkpoints.get(start)
-        checkpoints = {p: s for p, s in previous.checkpoints.items() if p <= start}
+        # keep the regular checkpoints and the one run from: one state per 32 characters, not per keystroke
+        checkpoints = {p: s for p, s in previous.checkpoints.items() if p % CHECKPOINT_EVERY == 0 and p < start}
+        checkpoints[start] = state
     logits = [previous.logits[:start]] if start else []
     hidden = [previous.hidden[:start]] if start and previous.hidden is not None else []
     position = start
@@ -78,6 +80,21 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
         checkpoints[position] = state
     hidden = np.concatenate(hidden) if hidden else None
     return Reading(text, ids, np.concatenate(logits), state, hidden, checkpoints)
+
+
+def lookahead(model: Model, reading: Reading, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The top-k next characters after the text plus each possible next token, in one batched step from the
+    reading's state: ids (V, k) and probabilities (V, k), row v for the text followed by token v. With it the
+    page shows the right predictions the moment a key lands, before the server has read that key."""
+    vocab_size = len(model.info.vocab)
+    tokens = np.arange(vocab_size, dtype=np.int64)[:, None]  # (V, 1): every token, one step each
+    state = {n: np.repeat(s, vocab_size, axis=0) for n, s in reading.state.items()} if reading.state else None
+    probs = softmax(model.run(tokens, state)["logits"][:, 0])  # (V, V)
+    k = max(1, min(k, vocab_size))
+    ids = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+    top = np.take_along_axis(probs, ids, axis=1)
+    order = np.argsort(-top, axis=1, kind="stable")
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(top, order, axis=1)
 
 
 def top_k(probs: np.ndarray, k: int = 5) -> list[tuple[int, float]]:

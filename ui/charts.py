@@ -69,36 +69,6 @@ def heat_strip(
     return (cells + chars).properties(width=alt.Step(22), height=alt.Step(26))
 
 
-def dot_label(text: str) -> str:
-    """A string made safe inside a double-quoted DOT label."""
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def unrolled_graph(chars: list[str], guesses: list[tuple[str, float]], recurrent: bool, name: str) -> str:
-    """DOT source: one column per step, input character -> hidden state -> top guess; recurrent nets also
-    pass their hidden state from each step to the next."""
-    lines = [
-        "digraph unrolled {",
-        "rankdir=BT; nodesep=0.25; ranksep=0.35;",
-        'node [fontname="monospace", fontsize=12, style=filled, penwidth=0.6];',
-        'edge [color="#555555", arrowsize=0.6];',
-        f'label="{dot_label(name)}"; labelloc=t; fontname="sans-serif"; fontsize=13;',
-    ]
-    for t, (ch, (guess, p)) in enumerate(zip(chars, guesses, strict=True)):
-        lines.append(f'x{t} [label="{dot_label(visible(ch))}", shape=box, fillcolor="#eeeeee"];')
-        lines.append(f'h{t} [label="h{t + 1}", shape=circle, fillcolor="{"#9ecae1" if recurrent else "#fdd0a2"}"];')
-        lines.append(f'y{t} [label="{dot_label(visible(guess))}\\n{p:.0%}", shape=box, fillcolor="#c7e9c0"];')
-        lines.append(f"x{t} -> h{t}; h{t} -> y{t};")
-    for layer in ("x", "h", "y"):
-        lines.append("{rank=same; " + " ".join(f"{layer}{t};" for t in range(len(chars))) + "}")
-    if recurrent:
-        lines += [f'h{t} -> h{t + 1} [color="#08519c", penwidth=1.6];' for t in range(len(chars) - 1)]
-    else:  # invisible edges keep the columns in order without suggesting any flow between steps
-        lines += [f"h{t} -> h{t + 1} [style=invis];" for t in range(len(chars) - 1)]
-    lines.append("}")
-    return "\n".join(lines)
-
-
 def lines(
     rows: list[dict],
     x: str,

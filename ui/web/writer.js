@@ -1,0 +1,59 @@
+// Each model's continuation of the text (ui/live.py, writer_payload). It is shown only while the box still
+// holds the text it continues: the live component announces every change of the box ("unrolled:text"), and
+// once typing pauses this asks the server for a continuation of the new text.
+
+const PAUSE_MS = 600;
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function draw(state) {
+  const data = state.data;
+  const fresh = state.text === data.for_text;
+  state.list.hidden = !fresh;
+  state.waiting.hidden = fresh;
+  state.root.dataset.shownFor = fresh ? data.for_text : "";
+  if (!fresh) return;
+  state.list.replaceChildren(
+    ...data.written.map((w) => {
+      const block = el("div", "continuation");
+      const pre = el("pre");
+      pre.append(el("span", "prompt", (data.cut_before ? "…" : "") + data.prompt_tail), el("span", "written", w.text));
+      block.append(el("div", "who", `${w.name} continues:`), pre);
+      return block;
+    }),
+  );
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let state = parentElement.__unrolled;
+  if (!state) {
+    const root = el("div", "writer");
+    const waiting = el("p", "waiting", "The text has changed: each model writes again when you pause typing.");
+    waiting.setAttribute("role", "status");
+    const list = el("div", "list");
+    root.append(waiting, list);
+    parentElement.append(root);
+    state = parentElement.__unrolled = { root, waiting, list, timer: null, text: window.__unrolledText ?? data.for_text };
+    window.addEventListener("unrolled:text", (e) => {
+      state.text = e.detail;
+      draw(state);
+      clearTimeout(state.timer);
+      state.timer = null;
+      if (state.text !== state.data.for_text && state.text) {
+        state.timer = setTimeout(() => state.setTriggerValue("write", state.text), PAUSE_MS);
+      }
+    });
+  }
+  state.data = data;
+  state.setTriggerValue = setTriggerValue;
+  draw(state);
+  if (state.text && state.text !== data.for_text && !state.timer) {
+    state.timer = setTimeout(() => state.setTriggerValue("write", state.text), PAUSE_MS);
+  }
+}
