@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -20,11 +21,24 @@ def start(**query) -> AppTest:
     return at.run()
 
 
+def live_data(at: AppTest) -> dict:
+    """The payload the live component was mounted with: what the page draws."""
+    (live,) = [c for c in at.get("bidi_component") if c.proto.id.endswith("-live")]
+    return json.loads(live.proto.json)
+
+
+def writer_data(at: AppTest) -> dict:
+    (writer,) = [c for c in at.get("bidi_component") if c.proto.id.endswith("-writer")]
+    return json.loads(writer.proto.json)
+
+
 def shown_top_chars(at: AppTest) -> list[list[str]]:
-    """The characters on each top-k bar chart, most likely first, read from the charts' specs."""
-    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
-    bars = [s for s in specs if s.get("layer") and s["layer"][0]["mark"]["type"] == "bar"]
-    return [s["layer"][0]["encoding"]["y"]["sort"] for s in bars]
+    """The characters on each model's top-k bars, most likely first, as the page draws them."""
+    data = live_data(at)
+    return [
+        [visible(card["vocab"][i]) for i, _ in view["top"]]
+        for card, view in zip(data["models"], data["views"], strict=True)
+    ]
 
 
 def expected_top_chars(text: str) -> list[list[str]]:
@@ -34,73 +48,120 @@ def expected_top_chars(text: str) -> list[list[str]]:
     return [[visible(m.info.vocab.tokens[i]) for i, _ in top_k(read(m, text).next_probs(), 5)] for m in ranked]
 
 
+def type_text(at: AppTest, text: str, seq: int = 1) -> AppTest:
+    """What the live component sends when the box changes: its state, then a rerun."""
+    at.session_state["live"] = {"typed": {"text": text, "seq": seq}}
+    return at.run()
+
+
 def test_the_page_starts_on_neuron_with_every_model():
     at = start()
     assert not at.exception
-    assert at.text_input(key="text").value == "neuron"
+    data = live_data(at)
+    assert data["text"] == "neuron" and data["label"] == "Type here: every model guesses the next character"
     assert shown_top_chars(at) == expected_top_chars("neuron")
-    assert len(at.get("graphviz_chart")) == 3
+    assert [c["name"] for c in data["models"]] == ["Feed-forward", "Vanilla RNN", "LSTM"]
 
 
 def test_typing_changes_the_predictions_and_they_come_from_the_models():
     at = start()
     before = shown_top_chars(at)
-    at.text_input(key="text").input("To be, or not to b").run()
+    type_text(at, "To be, or not to b")
     assert not at.exception
     after = shown_top_chars(at)
     assert after != before
     assert after == expected_top_chars("To be, or not to b")
     assert after[-1][0] == "e"  # the LSTM finishes Hamlet's line
+    assert live_data(at)["seq"] == 1 and at.query_params["text"] == "To be, or not to b"
+
+
+def test_the_lookahead_row_of_each_next_key_is_what_the_page_shows_after_it():
+    """The page draws a key's predictions from the last reply before the server sees the key: the row for
+    that key must be exactly what the server then sends for the longer text."""
+    at = start(text="To be, or not to ")
+    ahead = live_data(at)
+    type_text(at, "To be, or not to b")
+    after = live_data(at)
+    for card, view_before, view_after in zip(ahead["models"], ahead["views"], after["views"], strict=True):
+        b = card["vocab"].index("b")
+        assert [i for i, _ in view_after["top"]] == view_before["ahead_ids"][b]
+        assert [p for _, p in view_after["top"]] == pytest.approx(view_before["ahead_p"][b], abs=2e-4)
+        assert view_after["bits"][-1] == pytest.approx(-np.log2(view_before["probs"][b]), abs=2e-3)
+
+
+def test_the_unrolled_networks_show_the_last_characters_and_recurrence_only_for_recurrent_nets():
+    at = start(text="To be, or not to b")
+    data = live_data(at)
+    assert [c["recurrent"] for c in data["models"]] == [False, True, True]
+    for view in data["views"]:
+        assert "".join(ch for ch, _, _ in view["steps"]) == "To be, or not to b"[-8:]
+        assert view["steps"][-1][1] == view["top"][0][0]  # the last step's guess is the top guess
 
 
 def test_a_link_reproduces_the_page():
     at = start(text="ROMEO", temperature="1.2", seed="5")
-    assert at.text_input(key="text").value == "ROMEO"
+    assert live_data(at)["text"] == "ROMEO"
     assert shown_top_chars(at) == expected_top_chars("ROMEO")
     assert at.slider(key="temperature").value == pytest.approx(1.2) and at.number_input(key="seed").value == 5
 
 
 def test_generation_is_reproducible_with_the_same_seed():
-    first = [c.value for c in start(text="KING.\n", seed="3").code]
-    again = [c.value for c in start(text="KING.\n", seed="3").code]
-    other = [c.value for c in start(text="KING.\n", seed="4").code]
+    first = [w["text"] for w in writer_data(start(text="KING.\n", seed="3"))["written"]]
+    again = [w["text"] for w in writer_data(start(text="KING.\n", seed="3"))["written"]]
+    other = [w["text"] for w in writer_data(start(text="KING.\n", seed="4"))["written"]]
     assert len(first) == 3 and first == again and first != other
 
 
+def test_the_continuations_follow_the_text_in_the_box():
+    """(AppTest reruns the whole script, so it cannot show that a keystroke's fragment run skips generation;
+    tests/test_browser.py checks that in the real page.)"""
+    at = start()
+    assert writer_data(at)["for_text"] == "neuron"
+    at.session_state["writer"] = {"write": "neuron and the king"}  # the writer asks once typing pauses
+    at.run()
+    data = writer_data(at)
+    assert data["for_text"] == "neuron and the king" and data["prompt_tail"].endswith("the king")
+    assert len(data["prompt_tail"]) >= 19
+
+
 def test_a_long_link_is_cut_to_the_cap():
-    at = start(text="a" * (MAX_CHARS + 300))  # Streamlit cuts a bound URL value to max_chars itself
-    assert not at.exception and len(at.text_input(key="text").value) == MAX_CHARS
+    at = start(text="a" * (MAX_CHARS + 300))
+    assert not at.exception
+    data = live_data(at)
+    assert data["cut"] and len(data["text"]) == MAX_CHARS
 
 
 def test_long_input_is_capped_in_python_with_a_visible_note():
     """A client that skips the browser's max_chars still gets at most MAX_CHARS read."""
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    at.session_state["text"] = "a" * (MAX_CHARS + 300)
-    at.run()
+    at = start()
+    type_text(at, "a" * (MAX_CHARS + 300))
     assert not at.exception
-    assert any(f"{MAX_CHARS:,}" in i.value for i in at.info)
+    data = live_data(at)
+    assert data["cut"] and data["text"] == "a" * MAX_CHARS
     assert shown_top_chars(at) == expected_top_chars("a" * MAX_CHARS)
 
 
 # (a lone surrogate cannot even be sent through AppTest; core's normalize() turns it into U+FFFD)
 @pytest.mark.parametrize("odd", ["<b>bold</b> **x** [a](javascript:1)", "😀 中文 \x07\x00", "   "])
 def test_odd_input_is_shown_literally_and_never_crashes(odd):
-    at = start()
-    at.text_input(key="text").input(odd).run()
+    at = type_text(start(), odd)
     assert not at.exception
-    assert all(odd.strip() not in m.value for m in at.markdown if odd.strip())  # never rendered as markdown
+    data = live_data(at)
+    assert data["text"] == odd and len(data["views"]) == 3  # read, character for character
+    assert len(data["views"][0]["bits"]) == len(odd)
+    assert not any(odd.strip() and odd in m.value for m in at.markdown)  # never rendered as markdown
 
 
-def test_unknown_characters_are_named_as_text():
-    at = start()
-    at.text_input(key="text").input("hi 😀").run()
-    assert any("😀" in t.value and "unknown token" in t.value for t in at.text)
+def test_unknown_characters_are_named():
+    data = live_data(type_text(start(), "hi 😀"))
+    assert data["unknown"] == ["😀"]
 
 
-def test_empty_input_asks_for_text():
-    at = start()
-    at.text_input(key="text").input("").run()
-    assert not at.exception and any("Type a character" in i.value for i in at.info)
+def test_empty_input_reads_nothing_and_breaks_nothing():
+    at = type_text(start(), "")
+    assert not at.exception
+    data = live_data(at)
+    assert data["text"] == "" and data["views"] == []
 
 
 def test_a_missing_model_is_switched_off_while_the_rest_works(tmp_path, monkeypatch):

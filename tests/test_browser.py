@@ -84,46 +84,102 @@ def browser():
         b.close()
 
 
-def chart_texts(page) -> list[str]:
-    """What each top-k bar chart says (axis labels and percentages), read from the rendered SVG."""
-    charts = page.locator("[data-testid=stVegaLiteChart]")
-    return [charts.nth(i).inner_text() for i in range(min(3, charts.count()))]
+LABEL = "Type here: every model guesses the next character"
+
+
+def bar_texts(page) -> list[str]:
+    """What each model's top-k bars say (characters and percentages), as drawn in the live component."""
+    return page.locator(".live .bars").all_inner_texts()
 
 
 def wait_idle(page) -> None:
-    page.wait_for_timeout(400)  # the live input commits after a 250 ms pause
+    page.wait_for_timeout(300)
     page.wait_for_selector(IDLE, timeout=30_000)
 
 
-def test_typing_updates_every_model_s_predictions(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1800})
-    page.goto(server)
-    page.wait_for_selector("[data-testid=stVegaLiteChart]", timeout=60_000)
+def shown_text(page) -> str:
+    return page.locator(".live").get_attribute("data-shown")
+
+
+def open_page(browser, url: str, **viewport):
+    page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1800})
+    page.goto(url)
+    page.wait_for_selector(".live .bar-row", timeout=60_000)
     wait_idle(page)
-    box = page.get_by_label("Type here: every model guesses the next character")
-    assert box.input_value() == "neuron"
-    before = chart_texts(page)
+    return page
+
+
+def test_typing_updates_every_model_s_predictions(server, browser):
+    page = open_page(browser, server)
+    box = page.get_by_label(LABEL)
+    assert box.input_value() == "neuron" and shown_text(page) == "neuron"
+    before = bar_texts(page)
     assert len(before) == 3
     box.fill("")
     box.press_sequentially("To be, or not to b", delay=40)
     wait_idle(page)
     page.wait_for_function("() => location.search.includes('text=To')", timeout=10_000)
-    after = chart_texts(page)
+    assert shown_text(page) == "To be, or not to b"
+    after = bar_texts(page)
     assert len(after) == 3 and all(a != b for a, b in zip(after, before, strict=True))
+    assert after[2].splitlines()[0].strip() == "e"  # the LSTM finishes Hamlet's line
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "typing.png", full_page=True)
     assert page.locator("text=Traceback").count() == 0
     page.close()
 
 
-def test_markup_typed_in_the_box_stays_text(server, browser):
-    page = browser.new_page()
-    page.goto(server + "/?text=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
-    page.wait_for_selector("[data-testid=stVegaLiteChart]", timeout=60_000)
+def test_a_backspace_shows_the_earlier_predictions_again(server, browser):
+    page = open_page(browser, server)
+    box = page.get_by_label(LABEL)
+    box.press("End")
+    at_neuron = bar_texts(page)
+    box.press("s")
     wait_idle(page)
+    assert shown_text(page) == "neurons" and bar_texts(page) != at_neuron
+    box.press("Backspace")
+    assert shown_text(page) == "neuron" and bar_texts(page) == at_neuron  # from the page's own cache, at once
+    page.close()
+
+
+def test_the_continuation_follows_newly_typed_text(server, browser):
+    page = open_page(browser, server)
+    writer = page.locator(".writer")
+    assert writer.get_attribute("data-shown-for") == "neuron"
+    assert all(t.startswith("neuron") for t in page.locator(".writer pre").all_inner_texts())
+    box = page.get_by_label(LABEL)
+    box.press("End")
+    box.press_sequentially(" and the king", delay=30)
+    # at once, the old continuation is no longer shown as current
+    assert writer.get_attribute("data-shown-for") == ""
+    assert page.locator(".writer .list").is_hidden() and page.locator(".writer .waiting").is_visible()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('*')].some((e) => e.shadowRoot &&"
+        " e.shadowRoot.querySelector('.writer[data-shown-for=\"neuron and the king\"]'))",
+        timeout=20_000,
+    )
+    continuations = page.locator(".writer pre").all_inner_texts()
+    assert len(continuations) == 3 and all(t.startswith("neuron and the king") for t in continuations)
+    assert all(len(t) > len("neuron and the king") + 100 for t in continuations)
+    page.close()
+
+
+def test_markup_typed_in_the_box_stays_text(server, browser):
+    markup = "<img src=x onerror=alert(1)>"
+    page = browser.new_page()
     dialogs = []
-    page.on("dialog", lambda d: dialogs.append(d))
-    assert page.locator("img[src=x]").count() == 0 and not dialogs
+    page.on("dialog", lambda d: dialogs.append(d))  # attached before the page loads, so nothing can slip by
+    page.goto(server + "/?text=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+    page.wait_for_selector(".live .bar-row", timeout=60_000)
+    wait_idle(page)
+    assert shown_text(page) == markup
+    box = page.get_by_label(LABEL)
+    box.press("End")
+    box.press_sequentially("<b>x</b><script>alert(2)</script>", delay=20)
+    wait_idle(page)
+    page.wait_for_timeout(1500)  # the continuations of the markup too
+    assert page.locator("img[src=x]").count() == 0 and page.locator("b").count() == 0 and not dialogs
+    assert "<script>" in page.locator(".writer pre").first.inner_text()
     assert page.locator("text=Traceback").count() == 0
     page.close()
 

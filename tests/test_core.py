@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import InputError, ManifestError, ModelFileError
 from core.models import SHIPPED_DIR, load_models, read_manifest
-from core.predict import read, sample, softmax, top_k
+from core.predict import CHECKPOINT_EVERY, lookahead, read, sample, softmax, top_k
 from core.text import MAX_CHARS, Vocab, cap, normalize, visible
 
 
@@ -118,6 +118,50 @@ def test_a_changed_prefix_is_read_afresh(models):
     model = models["lstm"]
     edited = read(model, "neuron", previous=read(model, "newt"))
     np.testing.assert_allclose(edited.logits, read(model, "neuron").logits, atol=1e-5)
+
+
+def steps_run(model, monkeypatch) -> list[int]:
+    """Records how many characters each call of model.run reads."""
+    calls, run = [], model.run
+    monkeypatch.setattr(model, "run", lambda tokens, state=None: calls.append(tokens.shape[1]) or run(tokens, state))
+    return calls
+
+
+def test_a_key_typed_at_the_end_runs_one_step_not_a_re_read(models, monkeypatch):
+    for model in models.values():
+        previous = read(model, "To be, or not to be, that is the question")
+        calls = steps_run(model, monkeypatch)
+        read(model, "To be, or not to be, that is the question:", previous=previous)
+        assert calls == [1], f"{model.id} read {calls} characters for one key"
+        monkeypatch.undo()
+
+
+def test_a_backspace_re_reads_at_most_from_the_last_checkpoint(models, monkeypatch):
+    model = models["lstm"]
+    previous = read(model, "x" * 75)
+    calls = steps_run(model, monkeypatch)
+    read(model, "x" * 74, previous=previous)
+    assert sum(calls) == 74 - 64
+
+
+def test_typing_keeps_one_checkpoint_per_32_characters_not_one_per_key(models):
+    model, reading, text = models["rnn"], None, ""
+    for ch in "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer" * 3:
+        text += ch
+        reading = read(model, text, previous=reading)
+    assert len(reading.checkpoints) <= len(text) // CHECKPOINT_EVERY + 2
+
+
+def test_lookahead_gives_the_top_guesses_after_every_possible_next_character(models):
+    for model in models.values():
+        reading = read(model, "To be, or not to")
+        ids, probs = lookahead(model, reading, 5)
+        assert ids.shape == probs.shape == (len(model.info.vocab), 5)
+        for ch in " bxQ\n":
+            v = model.info.vocab.index[ch]
+            fresh = top_k(read(model, "To be, or not to" + ch).next_probs(), 5)
+            assert ids[v].tolist() == [i for i, _ in fresh]
+            np.testing.assert_allclose(probs[v], [p for _, p in fresh], atol=1e-5)
 
 
 def test_feed_forward_forgets_and_recurrent_models_remember(models):
