@@ -7,6 +7,8 @@ Two cases, each the median over repeats, all shipped text models together:
 - append: one character typed at the end, the previous reading carried over (the common case);
 - backspace: the last character deleted, re-read from the last state checkpoint (every 32 characters);
 - a typing session: the whole text typed from empty with a typo and a backspace every 20 characters;
+- the live page's keystroke: one character appended, then the top-5 after every possible next character
+  (`core.predict.lookahead`, what lets the page draw a key before the server has seen it);
 and the memory lab's analysis (influence and gradients through time) of 200 characters.
 The baseline is PyTorch eager on the same architectures and sizes, in the same run, with two threads, as
 onnxruntime has for the LSTM. Its weights are random: cost does not depend on their values, and the runtime must
@@ -21,7 +23,7 @@ import time
 
 from core.memory import analyse
 from core.models import load_models
-from core.predict import read, top_k
+from core.predict import lookahead, read, top_k
 
 TEXT = (
     "Now is the winter of our discontent made glorious summer by this sun of York; and all the clouds that "
@@ -65,6 +67,46 @@ def typing_session(models, text: str) -> list[float]:
     return times
 
 
+def live_keystroke(models, text: str, previous) -> None:
+    """What the live page computes for one key typed at the end: one step per model, then the lookahead."""
+    for mid, model in models.items():
+        r = read(model, text, previous[mid])
+        top_k(r.next_probs(), 5)
+        r.surprisal_bits()
+        lookahead(model, r, 5)
+
+
+def torch_live_baseline(models, text: str):
+    """The same live keystroke in PyTorch eager, state carried: one step, then a batched step over the vocabulary."""
+    try:
+        import torch
+
+        from export.models import ModelConfig, build
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    built = []
+    for model in models.values():
+        e = model.info.entry
+        config = ModelConfig(e["arch"], len(e["vocab"]), e["hidden_size"], e.get("embed_size", 64), e.get("layers", 1))
+        net = build(config).eval()
+        with torch.no_grad():
+            _, state, _ = net(torch.from_numpy(model.info.vocab.encode(text[:-1]))[None])
+        built.append((net, model.info.vocab, state))
+
+    def run():
+        with torch.no_grad():
+            for net, vocab, state in built:
+                logits, after, _ = net(torch.from_numpy(vocab.encode(text[-1:]))[None], state)
+                torch.topk(torch.softmax(logits[0, -1], -1), 5)
+                every = torch.arange(len(vocab))[:, None]  # (V, 1)
+                repeated = tuple(s.repeat(len(vocab), 1, 1) for s in after)
+                ahead, _, _ = net(every, repeated)
+                torch.topk(torch.softmax(ahead[:, 0], -1), 5, dim=-1)
+
+    return run
+
+
 def torch_baseline(models, text: str):
     """The same full read in PyTorch eager: returns a callable, or None where torch is not installed."""
     try:
@@ -105,12 +147,14 @@ def main(argv=None) -> None:
     append = median_ms(lambda: keystroke(models, text, prefix), args.repeats)
     backspace_from = keystroke(models, text + "q")
     backspace = median_ms(lambda: keystroke(models, text, backspace_from), args.repeats)
+    live = median_ms(lambda: live_keystroke(models, text, prefix), args.repeats)
     session = typing_session(models, text)
     print(f"models: {', '.join(f'{m} ({models[m].info.params:,} params)' for m in models)}")
     print(f"text: {len(text)} characters, {args.repeats} repeats, medians")
     print(f"onnxruntime  full read + top-5 + surprisal, all models: {full:7.2f} ms per keystroke")
     print(f"onnxruntime  one character appended (state carried):    {append:7.2f} ms per keystroke")
     print(f"onnxruntime  backspace (from the last checkpoint):      {backspace:7.2f} ms per keystroke")
+    print(f"onnxruntime  live page: appended + lookahead of every next: {live:7.2f} ms per keystroke")
     print(
         f"onnxruntime  typing the text with a typo every 20 chars: {statistics.median(session):6.2f} ms median, "
         f"{max(session):.2f} ms max over {len(session)} keystrokes"
@@ -128,6 +172,9 @@ def main(argv=None) -> None:
     print(f"torch eager  full read + top-5 + surprisal, all models: {eager:7.2f} ms per keystroke")
     print(f"ratio        torch eager / onnxruntime (full read):     {eager / full:7.2f}x")
     print(f"ratio        torch eager full / onnxruntime append:     {eager / append:7.2f}x")
+    eager_live = median_ms(torch_live_baseline(models, text), args.repeats)
+    print(f"torch eager  live page: appended + lookahead, state carried: {eager_live:7.2f} ms per keystroke")
+    print(f"ratio        torch eager / onnxruntime (live page):     {eager_live / live:7.2f}x")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ Errors are runs that end in an exception or an error status, and dropped or refu
 Opening: all sessions connect together; each is settled when its first full run has finished.
 Server CPU per keystroke is from /proc over the typing phase, summed over every server process.
 
-Without --url it starts `streamlit run app.py` itself; with --url (and --pids) it measures a server you
-started, such as several processes behind nginx (scripts/serve.sh).
+Without --url it starts `streamlit run app.py` in --root (default: this checkout) itself; with --url (and
+--pids) it measures a server you started. A --root whose page still has the old live `st.text_input` (key
+"text") is driven through that widget instead, so an older commit can be measured the same way.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ import json
 import random
 import time
 import urllib.parse
+from pathlib import Path
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from bench.common import cpu_seconds, percentile, rss_mb, streamlit_server, summary
+from bench.common import ROOT, cpu_seconds, percentile, rss_mb, streamlit_server, summary
 
 PHRASES = [
     " and the king of Denmark is dead",
@@ -47,6 +49,7 @@ class Session:
         self.n, self.rate, self.seconds, self.pause_every = n, rate, seconds, pause_every
         self.writes: list[float] = []
         self.writer_id = self.writer_fragment = None
+        self.text_input = False
         self.text = "neuron"
         self.latencies: list[float] = []
         self.errors: list[str] = []
@@ -74,7 +77,10 @@ class Session:
         if text is not None:
             widget = rerun.widget_states.widgets.add()
             widget.id = self.widget_id
-            widget.json_value = json.dumps({"typed": {"text": text, "seq": seq}})
+            if self.text_input:  # the page as it was before the live component: a live st.text_input
+                widget.string_value = text
+            else:
+                widget.json_value = json.dumps({"typed": {"text": text, "seq": seq}})
             rerun.fragment_id = self.fragment_id
             rerun.page_script_hash = self.page_hash
         return msg.SerializeToString()
@@ -93,6 +99,9 @@ class Session:
                     self.widget_id, self.fragment_id = element.bidi_component.id, msg.delta.fragment_id
                     self.page_hash = msg.metadata.active_script_hash
                     self.shown = json.loads(element.bidi_component.json)["text"]
+                elif element.WhichOneof("type") == "text_input" and element.text_input.id.endswith("-text"):
+                    self.widget_id, self.fragment_id = element.text_input.id, msg.delta.fragment_id
+                    self.page_hash, self.text_input = msg.metadata.active_script_hash, True
                 elif element.WhichOneof("type") == "bidi_component" and element.bidi_component.id.endswith("-writer"):
                     self.writer_id, self.writer_fragment = element.bidi_component.id, msg.delta.fragment_id
             elif kind == "script_finished":
@@ -165,7 +174,7 @@ class Session:
                 finished = time.perf_counter()
                 if asked is not None:
                     self.writes.append((finished - asked) * 1000)
-                elif self.shown != self.sent:
+                elif not self.text_input and self.shown != self.sent:
                     self.errors.append(f"the reply showed {self.shown[-20:]!r}, not {self.sent[-20:]!r}")
                 self.latencies += [(finished - k) * 1000 for k in covered]
                 waiting = None
@@ -208,6 +217,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rate", type=float, default=4.0, help="characters a second per session")
     parser.add_argument("--seconds", type=float, default=20.0, help="typing time per round")
     parser.add_argument("--pause-every", type=int, default=0, help="pause 2 s after every N keys (0: never)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="checkout whose app.py is served")
     parser.add_argument("--url", help="a running server (default: start `streamlit run app.py`)")
     parser.add_argument("--pids", type=int, nargs="*", default=[], help="its processes, for CPU and memory")
     args = parser.parse_args(argv)
@@ -223,7 +233,7 @@ def main(argv=None) -> None:
     if args.url:
         rounds(args.url, args.pids)
         return
-    with streamlit_server() as (url, server):
+    with streamlit_server(args.root) as (url, server):
         rounds(url, [server.pid])
 
 
