@@ -59,6 +59,13 @@ def live_section(models) -> dict:
     return data
 
 
+@st.cache_data(max_entries=512, show_spinner=False)
+def continuation(folder: str, model_id: str, text: str, length: int, temperature: float, seed: int) -> str:
+    """A model's seeded continuation, shared by every session: a class opening the page asks for the same one."""
+    models, _ = panels.shared_models(folder)
+    return sample(models[model_id], text, length, temperature, seed=seed)
+
+
 @st.fragment
 def generation_section(models) -> dict[str, str]:
     """One to many: every model continues the text with the same temperature and seed. Runs when typing
@@ -77,7 +84,7 @@ def generation_section(models) -> dict[str, str]:
         written = {}
         for mid, model in models.items():
             try:
-                written[mid] = sample(model, text, int(length), float(temperature), seed=int(seed))
+                written[mid] = continuation(str(models_dir()), mid, text, int(length), float(temperature), int(seed))
             except UnrolledError as e:
                 st.error(f"{panels.display_name(model)} could not write: {e}")
         done = st.session_state["written"] = (settings, written)

@@ -6,8 +6,9 @@ Each simulated session does what the page's live component does (ui/web/live.js)
 script run, with the text in the URL), then types at --rate characters a second, sending the box's text as the
 component's state with one request out at a time; keys typed while a request is out go in the next one.
 A keystroke's latency is from the key to the end of the first run that included it (`script_finished`).
-With --pause-every N a session pauses for 2 s after every N keys, and 600 ms into each pause asks for the
-models' continuations, as the page's writer component does: 200 characters from each of the three models.
+With --pause-every N a session pauses for 2 s after about every N keys (N give or take a quarter), and 600 ms
+into each pause asks for the models' continuations, as the page's writer component does: 200 characters from
+each of the three models.
 Errors are runs that end in an exception or an error status, and dropped or refused connections.
 Opening: all sessions connect together; each is settled when its first full run has finished.
 Server CPU per keystroke is from /proc over the typing phase, summed over every server process.
@@ -131,13 +132,17 @@ class Session:
             self.errors.append(f"connection: {type(e).__name__}: {e}")
 
     def schedule(self) -> list[float]:
-        """When each key lands, in seconds from the start: steady, with a 2 s pause every pause_every keys."""
+        """When each key lands, in seconds from the start: steady, with a 2 s pause after about every
+        pause_every keys (give or take a quarter, so that a class does not pause in unison)."""
         times, t = [], 0.0
+        jitter = random.Random(self.n)
+        next_pause = self.pause_every + jitter.randint(-self.pause_every // 4, self.pause_every // 4)
         while t < self.seconds:
             times.append(t)
             t += 1 / self.rate
-            if self.pause_every and len(times) % self.pause_every == 0:
+            if self.pause_every and len(times) == next_pause:
                 t += 2.0
+                next_pause += self.pause_every + jitter.randint(-self.pause_every // 4, self.pause_every // 4)
         return times
 
     async def type(self, ws) -> None:

@@ -122,7 +122,9 @@ def sample(
         if k:
             keep = [i for i, _ in top_k(probs, k)]
             probs[np.setdiff1d(np.arange(len(probs)), keep)] = 0.0
-        token = int(rng.choice(len(probs), p=probs / probs.sum()))
+        # what rng.choice(p=...) does, without its checks of p on every character (half the loop's time)
+        cdf = np.cumsum(probs)
+        token = int(np.searchsorted(cdf / cdf[-1], rng.random(), side="right"))
         out.append(vocab.tokens[token])
         step = model.run(np.array([[token]], dtype=np.int64), state)
         logits, state = step["logits"][0, -1], {n: step[f"{n}_out"] for n in model.state_names}
