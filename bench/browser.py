@@ -30,7 +30,7 @@ FLAGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-CHART = "[data-testid=stVegaLiteChart]"
+READY = ".models .bar-row"  # every model's top guesses drawn by the live component
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 WORDS = [
     "neuron",
@@ -94,7 +94,7 @@ def main(argv=None) -> None:
             healthy = time.perf_counter() - began
             page = browser.new_page()
             page.goto(url)
-            page.wait_for_function(f"document.querySelectorAll('{CHART} svg').length >= 3", timeout=120_000)
+            page.wait_for_selector(READY, timeout=120_000)
             first = time.perf_counter() - began
             idle_one = rss_mb(server.pid)
             pages = [page]
@@ -103,7 +103,7 @@ def main(argv=None) -> None:
                 page.goto(url + "/?text=" + urllib.request.quote(word))
                 pages.append(page)
             for page in pages:
-                page.wait_for_selector(CHART, timeout=120_000)
+                page.wait_for_selector(READY, timeout=120_000)
                 page.wait_for_selector(IDLE, timeout=120_000)
             for page in pages:
                 box = page.get_by_label("Type here: every model guesses the next character")

@@ -78,3 +78,17 @@ def test_odd_text_in_the_lab_never_crashes(odd):
     at.text_area(key="lab_text").input(odd).run()
     assert not at.exception
     assert not any("<script>" in m.value for m in at.markdown)
+
+
+def test_every_chart_the_lab_draws_is_valid_vega_lite(monkeypatch):
+    """The lab skips Altair's schema check when it draws (ui/charts.spec); here every chart is built with it."""
+    import streamlit as st
+
+    from ui import charts
+
+    built = []
+    monkeypatch.setattr(charts, "spec", lambda chart: built.append(chart) or chart.to_dict(validate=True))
+    st.cache_data.clear()  # the clipping charts are cached across sessions
+    at = AppTest.from_file("../pages/1_Memory_lab.py", default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert len(built) >= 10

@@ -4,6 +4,7 @@ and the LSTM's gates. One function each, drawing with Streamlit and returning wh
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -32,9 +33,11 @@ def recall_panel(models: dict[str, Model]) -> dict:
         curve = recall.curve(model)
         rows += [{"model": display_name(model), "k": k, "accuracy": acc} for k, acc in curve.items()]
         horizons[model.id] = model.info.entry["metrics"]["horizon_90"]
-    st.altair_chart(
-        charts.lines(
-            rows, "k", "accuracy", "model", "k: distractors between key and query", "accuracy", log_x=True, rule=0.9
+    st.vega_lite_chart(
+        charts.spec(
+            charts.lines(
+                rows, "k", "accuracy", "model", "k: distractors between key and query", "accuracy", log_x=True, rule=0.9
+            )
         ),
         key="recall_curve",
     )
@@ -75,7 +78,7 @@ def live_recall(models: dict[str, Model]) -> dict:
             delta_color="normal" if verdict == "right" else "inverse",
         )
         rows = [{"char": c, "p": round(p, 4)} for c, p in answer.key_probs.items()]
-        column.altair_chart(charts.top_k_bars(rows), key=f"recall_{model.id}", height=300)
+        column.vega_lite_chart(charts.spec(charts.top_k_bars(rows)), key=f"recall_{model.id}", height=300)
     if answers:
         text = next(iter(answers.values())).sequence
         shown = text if len(text) <= 90 else f"{text[:40]} … ({len(text) - 50:,} more) … {text[-10:]}"
@@ -105,8 +108,8 @@ def influence_panel(models: dict[str, Model], mems: dict[str, Memory]) -> dict[s
     for mid, mem in mems.items():
         scaled = mem.influence / mem.influence.max() if mem.influence.max() > 0 else mem.influence
         st.text(f"{display_name(models[mid])}: influence of each character on the next guess")
-        st.altair_chart(
-            charts.heat_strip(mem.trace.text, scaled, "influence", (0, 1), scheme="blues"),
+        st.vega_lite_chart(
+            charts.spec(charts.heat_strip(mem.trace.text, scaled, "influence", (0, 1), scheme="blues")),
             key=f"influence_{mid}",
             width="content",
         )
@@ -116,15 +119,17 @@ def influence_panel(models: dict[str, Model], mems: dict[str, Memory]) -> dict[s
             for d, v in enumerate(back)
             if v > 0
         ]
-    st.altair_chart(
-        charts.lines(
-            rows,
-            "distance",
-            "influence",
-            "model",
-            "characters back from the last one",
-            "influence (relative to the largest)",
-            log_y=True,
+    st.vega_lite_chart(
+        charts.spec(
+            charts.lines(
+                rows,
+                "distance",
+                "influence",
+                "model",
+                "characters back from the last one",
+                "influence (relative to the largest)",
+                log_y=True,
+            )
         ),
         key="influence_curve",
     )
@@ -140,8 +145,12 @@ def gradients_panel(models: dict[str, Model], mems: dict[str, Memory]) -> list[d
         for k, v in enumerate(mem.gradient_norms)
         if np.isfinite(v) and v > 0
     ]
-    st.altair_chart(
-        charts.lines(rows, "k", "norm", "model", "k: steps back in time", "‖dh_T / dh_(T−k)‖ (k = 0 is 1)", log_y=True),
+    st.vega_lite_chart(
+        charts.spec(
+            charts.lines(
+                rows, "k", "norm", "model", "k: steps back in time", "‖dh_T / dh_(T−k)‖ (k = 0 is 1)", log_y=True
+            )
+        ),
         key="gradient_norms",
     )
     if any(not m.state_names for m in models.values()):
@@ -149,12 +158,11 @@ def gradients_panel(models: dict[str, Model], mems: dict[str, Memory]) -> list[d
     return training_logs()
 
 
-def training_logs() -> list[dict]:
-    path = models_dir() / "clipping.json"
-    if not path.exists():
-        st.info("No clipping runs are installed. Make them with `python -m export.train clipping`.")
-        return []
-    runs = json.loads(path.read_text())["runs"]
+@st.cache_data(max_entries=4, show_spinner=False)
+def clipping_charts(path: str, modified: float) -> tuple[list[dict], dict, dict]:
+    """The clipping runs and their two charts, built once per file (by path and modification time): the
+    same for every user, and the slowest charts on the page to build (~400 ms of Altair)."""
+    runs = json.loads(Path(path).read_text())["runs"]
     rows = []
     for run in runs:
         label = run["label"] + (
@@ -166,18 +174,15 @@ def training_logs() -> list[dict]:
             if g > 0
         ]
     threshold = next((r["clip"] for r in runs if r["clip"]), None)
-    st.altair_chart(
-        charts.lines(
-            rows,
-            "step",
-            "gradient norm",
-            "run",
-            "training step",
-            "gradient norm before clipping",
-            log_y=True,
-            rule=threshold,
-        ),
-        key="clip_norms",
+    norms = charts.lines(
+        rows,
+        "step",
+        "gradient norm",
+        "run",
+        "training step",
+        "gradient norm before clipping",
+        log_y=True,
+        rule=threshold,
     )
     loss_rows = [
         {"run": r["label"], "step": s, "loss": v}
@@ -185,9 +190,18 @@ def training_logs() -> list[dict]:
         for s, v in zip(r["log"]["step"], r["log"]["loss"], strict=True)
         if np.isfinite(v)
     ]
-    st.altair_chart(
-        charts.lines(loss_rows, "step", "loss", "run", "training step", "training loss (nats/char)"), key="clip_loss"
-    )
+    loss = charts.lines(loss_rows, "step", "loss", "run", "training step", "training loss (nats/char)")
+    return runs, charts.spec(norms), charts.spec(loss)
+
+
+def training_logs() -> list[dict]:
+    path = models_dir() / "clipping.json"
+    if not path.exists():
+        st.info("No clipping runs are installed. Make them with `python -m export.train clipping`.")
+        return []
+    runs, norms, loss = clipping_charts(str(path), path.stat().st_mtime)
+    st.vega_lite_chart(norms, key="clip_norms")
+    st.vega_lite_chart(loss, key="clip_loss")
     for run in runs:
         clipped = sum(run["log"]["clipped"])
         st.text(
@@ -213,13 +227,17 @@ def lstm_panel(model: Model, mem: Memory) -> dict:
     text = tr.text[start:]
     cell = tr.after["c"][start:, unit]
     st.text(f"Unit {unit}'s cell state over your text (last {len(text)} characters):")
-    st.altair_chart(
-        charts.heat_strip(text, np.tanh(cell), "tanh(c)", (-1, 1), scheme="redblue"), key="unit_strip", width="content"
+    st.vega_lite_chart(
+        charts.spec(charts.heat_strip(text, np.tanh(cell), "tanh(c)", (-1, 1), scheme="redblue")),
+        key="unit_strip",
+        width="content",
     )
     values = np.stack([tr.gates[start:, 0, unit], tr.gates[start:, 1, unit], tr.gates[start:, 3, unit], np.tanh(cell)])
-    st.altair_chart(
-        charts.matrix(
-            text, values, ["input gate", "forget gate", "output gate", "tanh(cell)"], "value", (-1, 1), "redblue"
+    st.vega_lite_chart(
+        charts.spec(
+            charts.matrix(
+                text, values, ["input gate", "forget gate", "output gate", "tanh(cell)"], "value", (-1, 1), "redblue"
+            )
         ),
         key="unit_gates",
     )
@@ -228,9 +246,11 @@ def lstm_panel(model: Model, mem: Memory) -> dict:
     index = GATES[gate]
     rows = (np.tanh(tr.after["c"][start:, shown_units]) if index is None else tr.gates[start:, index, shown_units]).T
     domain = (-1.0, 1.0) if index is None else (0.0, 1.0)
-    st.altair_chart(
-        charts.matrix(
-            text, rows, [f"unit {u}" for u in shown_units], gate, domain, "redblue" if index is None else "viridis"
+    st.vega_lite_chart(
+        charts.spec(
+            charts.matrix(
+                text, rows, [f"unit {u}" for u in shown_units], gate, domain, "redblue" if index is None else "viridis"
+            )
         ),
         key="gate_matrix",
     )
