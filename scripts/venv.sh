@@ -8,12 +8,14 @@
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 
-apt_or_say() {  # apt_or_say PACKAGE...: install through apt when root, else print the one command needed
+apt_or_say() {  # apt_or_say WHY PACKAGE...: install through apt when root, else print the one command needed
+  local why=$1
+  shift
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Installing $* with apt-get (needed for a virtual environment)" >&2
+    echo "Installing $* with apt-get ($why)" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
   else
-    echo "error: $PYTHON cannot make a virtual environment with pip. Run this once, then try again:" >&2
+    echo "error: $why. Run this once, then try again:" >&2
     echo "    sudo apt-get install -y $*" >&2
     exit 1
   fi
@@ -26,7 +28,8 @@ ensure_venv() {
   command -v "$PYTHON" >/dev/null || { echo "error: $PYTHON not found; install Python 3.11 or newer" >&2; exit 1; }
   # Debian and Ubuntu ship venv's pip bootstrap (ensurepip) in a separate package, python3.X-venv.
   if ! "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1; then
-    apt_or_say "python$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')-venv"
+    apt_or_say "$PYTHON cannot make a virtual environment with pip" \
+      "python$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')-venv"
   fi
   rm -rf "$VENV"  # a half-made or broken one from an earlier failed attempt
   "$PYTHON" -m venv "$VENV"

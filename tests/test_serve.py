@@ -1,0 +1,75 @@
+"""scripts/serve.sh: several streamlit processes behind nginx, each browser kept on one of them."""
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.test_browser import CHROMIUM, FLAGS, LABEL, ROOT, free_port, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served():
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "SERVE_ADDRESS": "127.0.0.1"}
+    proc = subprocess.Popen(
+        ["bash", "scripts/serve.sh", "2"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            pytest.fail(f"serve.sh stopped: {proc.stderr.read().decode()[-2000:]}")
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
+        pytest.fail("serve.sh did not become healthy")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=20)
+
+
+def backend(url: str, cookie: str) -> str:
+    request = urllib.request.Request(f"{url}/_stcore/health", headers={"Cookie": f"_streamlit_xsrf={cookie}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.headers["X-Unrolled-Backend"]
+
+
+def test_each_browser_stays_on_one_process_and_the_class_is_spread_over_both(served):
+    cookies = [f"browser-{i}" for i in range(16)]
+    first = {c: backend(served, c) for c in cookies}
+    assert all(backend(served, c) == first[c] for c in cookies for _ in range(2))
+    assert len(set(first.values())) == 2
+
+
+def test_typing_through_the_proxy_updates_the_predictions(served):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for n in range(2):  # two browsers, two cookies
+            page = browser.new_context().new_page()
+            page.goto(served)
+            page.wait_for_selector(".live .bar-row", timeout=60_000)
+            wait_idle(page)
+            box = page.get_by_label(LABEL)
+            box.fill("")
+            box.press_sequentially(f"To be, or not to b{n}", delay=30)
+            wait_idle(page)
+            page.wait_for_function(f"() => location.search.includes('b{n}')", timeout=10_000)
+            assert page.locator(".live").get_attribute("data-shown") == f"To be, or not to b{n}"
+        browser.close()
