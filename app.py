@@ -104,10 +104,13 @@ def predict_page() -> None:
         generation_section(models)
 
 
-# Named pages (the sidebar would otherwise call this one "app", after the file).
+# Named pages (the sidebar would otherwise call this one "app", after the file). The other pages live in views/,
+# not pages/: Streamlit runs a pages/ folder's scripts on their own, without this navigation, when a fresh
+# server's first visitor follows a deep link such as /Memory_lab.
 st.navigation(
     [
         st.Page(predict_page, title="Predict as you type", icon=":material/keyboard:", default=True),
-        st.Page("pages/1_Memory_lab.py", title="Memory lab", icon=":material/psychology:", url_path="Memory_lab"),
+        st.Page("views/memory_lab.py", title="Memory lab", icon=":material/psychology:", url_path="Memory_lab"),
+        st.Page("views/guess.py", title="Guess the next character", icon=":material/quiz:", url_path="Guess"),
     ]
 ).run()

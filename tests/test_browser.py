@@ -184,6 +184,41 @@ def test_markup_typed_in_the_box_stays_text(server, browser):
     page.close()
 
 
+def test_the_guessing_game_plays_with_the_keyboard_alone(server, browser):
+    from core.guess import GAVE_UP, load_passages
+    from core.models import SHIPPED_DIR
+
+    text = load_passages(SHIPPED_DIR).texts[5]
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(server + "/Guess?seed=5")
+    page.wait_for_selector(".game .passage", timeout=60_000)
+    wait_idle(page)
+    game = page.locator(".game")
+    page.get_by_label("Your guess").focus()
+    wrong = next(c for c in "zqxj" if c != text[0])
+    for ch in wrong + text[:4]:  # a wrong guess, then four right ones, typed without waiting
+        page.keyboard.press("Enter" if ch == "\n" else ch if ch != " " else "Space")
+    page.wait_for_function(
+        "(t) => [...document.querySelectorAll('*')].some((e) => e.shadowRoot &&"
+        " e.shadowRoot.querySelector('.game') && e.shadowRoot.querySelector('.game').dataset.shown === t)",
+        arg=text[:4],
+        timeout=20_000,
+    )
+    you = page.locator(".game table.ranks tr").nth(1).locator("td").all_inner_texts()
+    assert you == ["2", "1", "1", "1"]
+    assert page.locator(".game table.ranks tr").count() == 5  # characters, you and three models
+    page.keyboard.press("Tab")  # to "Show me", then press it from the keyboard
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    wait_idle(page)
+    assert game.get_attribute("data-shown") == text[:5]
+    assert page.locator(".game table.ranks tr").nth(1).locator("td").last.inner_text() == str(GAVE_UP)
+    assert "seed=5" in page.url and page.locator("text=Traceback").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "guess.png", full_page=True)
+    page.close()
+
+
 def test_the_memory_lab_draws_its_charts(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     page.goto(server + "/Memory_lab")

@@ -15,7 +15,7 @@ TIMEOUT = 120
 
 @pytest.fixture(scope="module")
 def lab():
-    at = AppTest.from_file("../pages/1_Memory_lab.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file("../views/memory_lab.py", default_timeout=TIMEOUT).run()
     assert not at.exception
     return at
 
@@ -74,7 +74,7 @@ def test_the_unit_picker_offers_tracking_units_first(lab):
 
 @pytest.mark.parametrize("odd", ["😀 中文 <script>x</script>", "\x00\x07", "a"])
 def test_odd_text_in_the_lab_never_crashes(odd):
-    at = AppTest.from_file("../pages/1_Memory_lab.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file("../views/memory_lab.py", default_timeout=TIMEOUT).run()
     at.text_area(key="lab_text").input(odd).run()
     assert not at.exception
     assert not any("<script>" in m.value for m in at.markdown)
@@ -89,6 +89,6 @@ def test_every_chart_the_lab_draws_is_valid_vega_lite(monkeypatch):
     built = []
     monkeypatch.setattr(charts, "spec", lambda chart: built.append(chart) or chart.to_dict(validate=True))
     st.cache_data.clear()  # the clipping charts are cached across sessions
-    at = AppTest.from_file("../pages/1_Memory_lab.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file("../views/memory_lab.py", default_timeout=TIMEOUT).run()
     assert not at.exception
     assert len(built) >= 10

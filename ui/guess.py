@@ -1,0 +1,134 @@
+"""The guessing game's page logic: one game per session and passage, each action applied once, and the
+payload its component (ui/web/guess.js) draws. A guess travels to the server and back like a keystroke on
+the main page: the server judges it (the answer never reaches the browser before it is revealed)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.errors import InputError
+from core.guess import GAVE_UP, MAX_WRONG, Game, ModelPlay, Passages, distribution, load_passages, model_play, score
+from core.text import normalize, visible
+
+WEB = Path(__file__).resolve().parent / "web"
+LABEL = "Your guess"
+
+guess_component = st.components.v2.component(
+    "unrolled_guess",
+    js=(WEB / "guess.js").read_text(encoding="utf-8"),
+    css=(WEB / "live.css").read_text(encoding="utf-8") + (WEB / "guess.css").read_text(encoding="utf-8"),
+)
+
+
+@st.cache_resource(show_spinner=False)
+def shared_passages(folder: str) -> Passages:
+    return load_passages(Path(folder))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def model_plays(folder: str, model_id: str, text: str) -> ModelPlay:
+    """A model's guess counts and surprisal on a passage: the same for every player, so computed once."""
+    from ui.panels import shared_models
+
+    models, _ = shared_models(folder)
+    return model_play(models[model_id], text)
+
+
+def seed_from_url() -> int:
+    """The passage's seed from the URL (so a class can share one passage), or a new random one put there."""
+    raw = st.query_params.get("seed")
+    try:
+        seed = int(raw)
+        if seed < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        seed = random.randrange(10**6)
+        st.query_params["seed"] = str(seed)
+    return seed
+
+
+def current_game(passages: Passages, seed: int) -> Game:
+    game = st.session_state.get("game")
+    if game is None or st.session_state.get("game_seed") != seed:
+        game = st.session_state["game"] = Game(passages.texts[seed % len(passages.texts)])
+        st.session_state["game_seed"] = seed
+    return game
+
+
+def apply(game: Game, action: dict | None, alphabet: set[str]) -> str:
+    """Apply the player's action once; what to tell them."""
+    if not action:
+        return ""
+    if action.get("show"):
+        if game.done:
+            return "The passage is finished."
+        ch = game.text[game.position]
+        game.show()
+        return f"It was “{visible(ch)}”: counted as {GAVE_UP} guesses."
+    raw = action.get("guess")
+    if not isinstance(raw, str) or raw == "":
+        return "Type one character to guess; Enter guesses a line break."
+    guess = normalize(raw)
+    if len(guess) != 1:
+        return f"One character at a time: that was {len(guess)}. Nothing was counted."
+    if guess not in alphabet:
+        return f"“{visible(guess)}” never occurs in these plays, so it was not counted: try a letter, space or comma."
+    if game.done:
+        return "The passage is finished: start a new one."
+    ch = game.text[game.position]
+    try:
+        outcome = game.guess(guess)
+    except InputError as e:
+        return str(e)
+    if outcome == "right":
+        n = game.counts[-1]
+        return f"Right: “{visible(ch)}” in {n} guess{'es' if n > 1 else ''}."
+    if outcome == "revealed":
+        return f"{MAX_WRONG} wrong guesses: it was “{visible(ch)}”, counted as {GAVE_UP}."
+    if outcome == "again":
+        return f"You already tried “{visible(guess)}”: not counted again."
+    return f"Not “{visible(guess)}”: {len(game.wrong)} wrong so far."
+
+
+def payload(
+    game: Game,
+    plays: dict[str, ModelPlay],
+    names: dict[str, str],
+    seed: int,
+    passages: Passages,
+    message: str,
+    seq: int,
+) -> dict:
+    """What the board draws. Models are scored on the characters revealed so far, like the player."""
+    n = game.position
+    revealed = game.text[:n]
+    rows = [["You", game.counts]] + [[names[mid], play.counts[:n].tolist()] for mid, play in plays.items()]
+    scores = []
+    for name, counts in rows:
+        s = score(counts)
+        scores.append([name, *([None] * 3 if s is None else [s.guesses_per_char, s.lower, s.upper])])
+    scores[0].append(None)  # a person has no cross-entropy: only the models give probabilities
+    for row, play in zip(scores[1:], plays.values(), strict=True):
+        row.append(float(np.mean(play.bits[:n])) if n else None)
+    return {
+        "seq": seq,
+        "seed": seed,
+        "number": seed % len(passages.texts) + 1,
+        "of": len(passages.texts),
+        "play": passages.plays[seed % len(passages.texts)].title(),
+        "label": LABEL,
+        "shown": revealed,
+        "length": len(game.text),
+        "wrong": [visible(ch) for ch in game.wrong],
+        "max_wrong": MAX_WRONG,
+        "done": game.done,
+        "message": message,
+        "players": [name for name, _ in rows],
+        "record": [[visible(ch), *[counts[i] for _, counts in rows]] for i, ch in enumerate(revealed)],
+        "scores": scores,
+        "dists": [np.round(distribution(counts), 4).tolist() for _, counts in rows],
+    }

@@ -1,0 +1,205 @@
+// The guessing game's board (ui/guess.py builds its payload). Each key typed in "Your guess" is one guess,
+// sent to the server, which judges it: the answer is not in the browser until it is revealed. Keys typed
+// while a guess is out wait their turn. Text reaches the DOM only through textContent.
+
+const COLORS = ["#000000", "#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00"]; // Okabe-Ito
+const BLOCK = 25; // revealed characters per row of the rank table
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function svg(tag, attrs, text) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function fmt(x, digits = 2) {
+  return x === null || x === undefined ? "–" : x.toFixed(digits);
+}
+
+function countColor(n, max) {
+  // 1 guess: pale green; the cap: deep orange (a sequential scale readable with colour blindness)
+  const t = (n - 1) / (max - 1);
+  const a = [237, 248, 233], b = [230, 85, 13];
+  return `rgb(${a.map((v, i) => Math.round(v + (b[i] - v) * t)).join(",")})`;
+}
+
+function rankTables(data) {
+  const box = el("div", "ranks-box");
+  for (let start = 0; start < data.record.length; start += BLOCK) {
+    const rows = data.record.slice(start, start + BLOCK);
+    const table = el("table", "ranks");
+    const caption = el("caption", "", `Guesses for characters ${start + 1}–${start + rows.length}`);
+    caption.className = "visually-hidden";
+    table.append(caption);
+    const head = el("tr");
+    head.append(el("th", "", ""));
+    rows.forEach((r) => {
+      const th = el("th", "", r[0]);
+      th.scope = "col";
+      head.append(th);
+    });
+    table.append(head);
+    data.players.forEach((name, p) => {
+      const tr = el("tr");
+      const th = el("th", "", name);
+      th.scope = "row";
+      tr.append(th);
+      rows.forEach((r) => {
+        const n = r[p + 1];
+        const td = el("td", "", String(n));
+        td.style.background = countColor(n, data.max_wrong + 1);
+        if (n > 0.6 * (data.max_wrong + 1)) td.style.color = "#ffffff";
+        tr.append(td);
+      });
+      table.append(tr);
+    });
+    box.append(table);
+  }
+  return box;
+}
+
+function scoreTable(data) {
+  const table = el("table", "scores");
+  table.append(el("caption", "", "Running score on the characters revealed so far"));
+  const head = el("tr");
+  ["", "guesses per character", "lower bound (bits/char)", "upper bound (bits/char)", "cross-entropy (bits/char)"].forEach((h) => {
+    const th = el("th", "", h);
+    th.scope = "col";
+    head.append(th);
+  });
+  table.append(head);
+  data.scores.forEach(([name, gpc, lower, upper, xent]) => {
+    const tr = el("tr");
+    const th = el("th", "", name);
+    th.scope = "row";
+    tr.append(th, el("td", "", fmt(gpc)), el("td", "", fmt(lower)), el("td", "", fmt(upper)), el("td", "", fmt(xent)));
+    table.append(tr);
+  });
+  return table;
+}
+
+function chart(data) {
+  // Grouped bars: for each guess count 1..11, the share of characters that took it, one bar per player.
+  const wrap = el("figure", "chart");
+  const players = data.players.length;
+  const groups = data.max_wrong + 1;
+  const W = 640, H = 230, left = 40, bottom = 30, top = 10;
+  const gw = (W - left - 10) / groups, bw = (gw - 6) / players;
+  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
+  const summary = data.players.map((name, p) => `${name}: ${Math.round(data.dists[p][0] * 100)}% at the first guess`).join("; ");
+  root.setAttribute("aria-label", `How many guesses each character took, for each player. ${summary}.`);
+  const y = (v) => H - bottom - v * (H - bottom - top);
+  [0, 0.25, 0.5, 0.75, 1].forEach((v) => {
+    root.append(svg("line", { x1: left, x2: W - 10, y1: y(v), y2: y(v), stroke: "#e4e6eb" }));
+    root.append(svg("text", { x: left - 4, y: y(v) + 4, "text-anchor": "end", class: "axis" }, `${v * 100}%`));
+  });
+  for (let g = 0; g < groups; g++) {
+    const x0 = left + g * gw + 3;
+    data.dists.forEach((q, p) => {
+      const v = q[g];
+      const rect = svg("rect", { x: x0 + p * bw, y: y(v), width: Math.max(1, bw - 1), height: Math.max(0, y(0) - y(v)), fill: COLORS[p % COLORS.length] });
+      rect.append(svg("title", {}, `${data.players[p]}: ${(v * 100).toFixed(0)}% took ${g + 1 === groups ? `${groups} (gave up)` : g + 1}`));
+      root.append(rect);
+    });
+    root.append(svg("text", { x: x0 + gw / 2 - 3, y: H - bottom + 16, "text-anchor": "middle", class: "axis" }, g + 1 === groups ? `${groups}*` : String(g + 1)));
+  }
+  root.append(svg("text", { x: left + (W - left) / 2, y: H - 2, "text-anchor": "middle", class: "axis" }, "guesses a character took (11* = revealed)"));
+  const legend = el("figcaption");
+  data.players.forEach((name, p) => {
+    const sw = el("span", "swatch");
+    sw.style.background = COLORS[p % COLORS.length];
+    legend.append(sw, document.createTextNode(name));
+  });
+  wrap.append(root, legend);
+  return wrap;
+}
+
+function draw(state) {
+  const data = state.data;
+  state.title.textContent = `Passage ${data.number} of ${data.of}, from ${data.play} · ${data.shown.length} of ${data.length} characters · link: ?seed=${data.seed}`;
+  state.message.textContent = data.message || (data.done ? "Finished: compare your score with the models'." : "");
+  state.passage.replaceChildren(document.createTextNode(data.shown));
+  if (!data.done) state.passage.append(el("span", "cursor", " "));
+  state.tried.textContent = data.wrong.length ? `Tried here: ${data.wrong.join("  ")}` : "";
+  state.input.disabled = data.done;
+  state.show.disabled = data.done;
+  state.results.replaceChildren(rankTables(data), scoreTable(data), chart(data));
+  state.root.dataset.shown = data.shown;
+}
+
+function setup(parentElement, data) {
+  const root = el("div", "game");
+  const title = el("p", "hint");
+  const controls = el("div", "controls");
+  const field = el("div", "field");
+  const label = el("label", "", data.label);
+  const input = el("input", "guess-box");
+  input.id = "unrolled-guess";
+  label.htmlFor = input.id;
+  input.autocomplete = "off";
+  input.spellcheck = false;
+  input.setAttribute("aria-describedby", "unrolled-guess-hint");
+  field.append(label, input);
+  const show = el("button", "", "Show me");
+  show.type = "button";
+  const fresh = el("button", "", "New passage");
+  fresh.type = "button";
+  controls.append(field, show, fresh);
+  const hint = el("p", "hint", "One key per guess; Enter guesses a line break. Tab reaches the buttons.");
+  hint.id = "unrolled-guess-hint";
+  const message = el("p", "message");
+  message.setAttribute("role", "status");
+  const passage = el("div", "passage");
+  passage.setAttribute("aria-label", "The passage so far");
+  const tried = el("p", "tried");
+  const results = el("div", "results");
+  root.append(title, controls, hint, message, passage, tried, results);
+  parentElement.append(root);
+  return { root, title, input, show, fresh, message, passage, tried, results, queue: [], out: null, seq: data.seq };
+}
+
+function pump(state) {
+  if (state.out !== null || !state.queue.length) return;
+  state.seq += 1;
+  state.out = state.seq;
+  state.setStateValue("typed", { guess: state.queue.shift(), seq: state.seq });
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  let state = parentElement.__unrolled;
+  if (!state) {
+    state = parentElement.__unrolled = setup(parentElement, data);
+    const submit = (value) => {
+      state.queue.push(value);
+      pump(state);
+    };
+    state.input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        submit("\n");
+      }
+    });
+    state.input.addEventListener("input", () => {
+      const value = state.input.value;
+      state.input.value = "";
+      if (value) submit(value); // the server says so if it is more than one character
+    });
+    state.show.addEventListener("click", () => state.setTriggerValue("show", true));
+    state.fresh.addEventListener("click", () => state.setTriggerValue("new", true));
+  }
+  state.data = data;
+  state.setStateValue = setStateValue;
+  state.setTriggerValue = setTriggerValue;
+  if (state.out !== null && data.seq >= state.out) state.out = null;
+  if (data.seq > state.seq) state.seq = data.seq;
+  draw(state);
+  pump(state);
+}
