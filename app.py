@@ -11,7 +11,8 @@ from core.errors import UnrolledError
 from core.models import models_dir
 from core.predict import sample
 from core.text import cap
-from ui import live, panels
+from ui import i18n, live, panels
+from ui.i18n import t
 
 st.set_page_config(page_title="Unrolled: watch RNNs think", page_icon="🔁", layout="wide")
 
@@ -22,9 +23,9 @@ def load_or_stop():
     """The models that loaded; a message for each one that did not; a stop if none did."""
     models, problems = panels.shared_models(str(models_dir()))
     for mid, problem in problems.items():
-        st.warning(f"Model `{mid}` is switched off: {problem}")
+        st.warning(t("warn.model_off", model=mid, problem=problem))
     if not models:
-        st.error("No model could be loaded, so there is nothing to show. Retrain with `python -m export.train all`.")
+        st.error(t("error.no_models"))
         st.stop()
     return models
 
@@ -51,7 +52,7 @@ def live_section(models) -> dict:
         data = live.payload(models, names, panels.readings(models, text) if text else {}, text, seq, was_cut)
     except UnrolledError as e:
         data = {**live.payload(models, names, {}, "", seq, was_cut), "text": text}
-        data["error"] = f"That text could not be read: {e}"
+        data["error"] = t("error.unreadable", problem=e)
     live.live_component(key="live", data=data, on_typed_change=lambda: None)
     st.session_state["live_text"] = text
     if st.query_params.get("text") != text:
@@ -70,12 +71,12 @@ def continuation(folder: str, model_id: str, text: str, length: int, temperature
 def generation_section(models) -> dict[str, str]:
     """One to many: every model continues the text with the same temperature and seed. Runs when typing
     pauses (the writer component asks) or a setting changes, never on a keystroke."""
-    st.subheader("Let each model write")
+    st.subheader(t("gen.title"))
     panels.prose("generation")
     left, middle, right = st.columns(3)
-    temperature = left.slider("Temperature", 0.1, 2.0, 0.8, 0.1, key="temperature", bind="query-params")
-    seed = middle.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
-    length = right.slider("Characters to write", 20, 400, 200, 20, key="length", bind="query-params")
+    temperature = left.slider(t("gen.temperature"), 0.1, 2.0, 0.8, 0.1, key="temperature", bind="query-params")
+    seed = middle.number_input(t("gen.seed"), 0, 2**31 - 1, 0, key="seed", bind="query-params")
+    length = right.slider(t("gen.length"), 20, 400, 200, 20, key="length", bind="query-params")
     asked = (st.session_state.get("writer") or {}).get("write")
     text = cap(asked)[0] if isinstance(asked, str) else st.session_state.get("live_text", "")
     settings = (text, float(temperature), int(seed), int(length))
@@ -86,15 +87,17 @@ def generation_section(models) -> dict[str, str]:
             try:
                 written[mid] = continuation(str(models_dir()), mid, text, int(length), float(temperature), int(seed))
             except UnrolledError as e:
-                st.error(f"{panels.display_name(model)} could not write: {e}")
+                st.error(t("gen.failed", name=panels.display_name(model), problem=e))
         done = st.session_state["written"] = (settings, written)
     names = {mid: panels.display_name(m) for mid, m in models.items()}
-    live.writer_component(key="writer", data=live.writer_payload(text, done[1], names), on_write_change=lambda: None)
+    data = live.writer_payload(text, done[1], names)
+    live.writer_component(key="writer", data=data, on_write_change=lambda: None)
     return done[1]
 
 
 def predict_page() -> None:
-    st.title("Unrolled: watch recurrent networks think")
+    st.set_page_config(page_title=t("main.tab"))
+    st.title(t("main.title"))
     panels.prose("intro")
     models = load_or_stop()
     live_section(models)
@@ -104,13 +107,14 @@ def predict_page() -> None:
         generation_section(models)
 
 
+i18n.language_switch()
 # Named pages (the sidebar would otherwise call this one "app", after the file). The other pages live in views/,
 # not pages/: Streamlit runs a pages/ folder's scripts on their own, without this navigation, when a fresh
 # server's first visitor follows a deep link such as /Memory_lab.
 st.navigation(
     [
-        st.Page(predict_page, title="Predict as you type", icon=":material/keyboard:", default=True),
-        st.Page("views/memory_lab.py", title="Memory lab", icon=":material/psychology:", url_path="Memory_lab"),
-        st.Page("views/guess.py", title="Guess the next character", icon=":material/quiz:", url_path="Guess"),
+        st.Page(predict_page, title=t("nav.predict"), icon=":material/keyboard:", default=True),
+        st.Page("views/memory_lab.py", title=t("nav.lab"), icon=":material/psychology:", url_path="Memory_lab"),
+        st.Page("views/guess.py", title=t("nav.guess"), icon=":material/quiz:", url_path="Guess"),
     ]
 ).run()

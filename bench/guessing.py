@@ -17,7 +17,6 @@ import numpy as np
 
 from core.guess import distribution, frequency_counts, load_passages, model_play, shannon_bounds
 from core.models import load_models, models_dir
-from ui.panels import NAMES
 
 
 def main(argv=None) -> None:
@@ -37,7 +36,7 @@ def main(argv=None) -> None:
     }
     for model in models.values():
         plays = [model_play(model, t) for t in texts]
-        rows[NAMES.get(model.info.arch, model.id)] = (
+        rows[model.id] = (
             np.concatenate([p.counts for p in plays]),
             np.concatenate([p.bits for p in plays]),
         )

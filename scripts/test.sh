@@ -10,6 +10,7 @@ install_once requirements-dev.txt
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)  # scripts/serve.sh's proxy
+fc-list 2>/dev/null | grep -qi "wenquanyi" || missing+=(fonts-wqy-microhei)  # Chinese in the browser tests' screenshots
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

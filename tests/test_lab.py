@@ -67,9 +67,11 @@ def test_gradient_and_clipping_charts_are_drawn(lab):
 def test_the_unit_picker_offers_tracking_units_first(lab):
     options = lab.selectbox(key="lstm_unit").options
     assert options[0].startswith("unit ") and "tracks" in options[0]
-    lab.selectbox(key="lstm_unit").select(options[1]).run()
-    lab.radio(key="lstm_gate").set_value("forget gate").run()
+    second = int(options[1].split(":")[0].split()[1])  # the label names the unit; the value is its index
+    lab.selectbox(key="lstm_unit").select(second).run()
+    lab.radio(key="lstm_gate").set_value("forget").run()
     assert not lab.exception
+    assert lab.selectbox(key="lstm_unit").value == second
 
 
 @pytest.mark.parametrize("odd", ["😀 中文 <script>x</script>", "\x00\x07", "a"])

@@ -23,7 +23,7 @@ def spec(chart: alt.TopLevelMixin) -> dict:
     return chart.to_dict(validate=False)
 
 
-def top_k_bars(rows: list[dict], title: str = "") -> alt.Chart:
+def top_k_bars(rows: list[dict], title: str = "", x_title: str = "probability") -> alt.Chart:
     """rows: {"char": visible token, "p": probability}, most likely first."""
     data = alt.Data(values=rows)
     order = [r["char"] for r in rows]
@@ -31,7 +31,7 @@ def top_k_bars(rows: list[dict], title: str = "") -> alt.Chart:
         y=alt.Y(
             "char:N", sort=order, title=None, axis=alt.Axis(labelFontSize=16, labelFont="monospace", labelOverlap=False)
         ),
-        x=alt.X("p:Q", title="probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        x=alt.X("p:Q", title=x_title, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
     )
     bars = base.mark_bar(color="#4C78A8").encode(
         tooltip=[alt.Tooltip("char:N", title="next"), alt.Tooltip("p:Q", format=".1%")]

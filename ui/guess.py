@@ -13,9 +13,29 @@ import streamlit as st
 from core.errors import InputError
 from core.guess import GAVE_UP, MAX_WRONG, Game, ModelPlay, Passages, distribution, load_passages, model_play, score
 from core.text import normalize, visible
+from ui.i18n import strings, t
 
 WEB = Path(__file__).resolve().parent / "web"
-LABEL = "Your guess"
+GUESS_STRINGS = (  # drawn by ui/web/guess.js; {placeholders} are filled in there
+    "guess.show",
+    "guess.new",
+    "guess.hint",
+    "guess.title_line",
+    "guess.finished",
+    "guess.tried",
+    "guess.passage_aria",
+    "guess.ranks_caption",
+    "guess.scores_caption",
+    "guess.col_gpc",
+    "guess.col_lower",
+    "guess.col_upper",
+    "guess.col_xent",
+    "guess.chart_aria",
+    "guess.chart_first",
+    "guess.chart_bar",
+    "guess.chart_axis",
+    "guess.gave_up",
+)
 
 guess_component = st.components.v2.component(
     "unrolled_guess",
@@ -65,20 +85,20 @@ def apply(game: Game, action: dict | None, alphabet: set[str]) -> str:
         return ""
     if action.get("show"):
         if game.done:
-            return "The passage is finished."
+            return t("guess.msg_finished")
         ch = game.text[game.position]
         game.show()
-        return f"It was “{visible(ch)}”: counted as {GAVE_UP} guesses."
+        return t("guess.msg_shown", ch=visible(ch), n=GAVE_UP)
     raw = action.get("guess")
     if not isinstance(raw, str) or raw == "":
-        return "Type one character to guess; Enter guesses a line break."
+        return t("guess.msg_empty")
     guess = normalize(raw)
     if len(guess) != 1:
-        return f"One character at a time: that was {len(guess)}. Nothing was counted."
+        return t("guess.msg_several", n=len(guess))
     if guess not in alphabet:
-        return f"“{visible(guess)}” never occurs in these plays, so it was not counted: try a letter, space or comma."
+        return t("guess.msg_alphabet", ch=visible(guess))
     if game.done:
-        return "The passage is finished: start a new one."
+        return t("guess.msg_finished")
     ch = game.text[game.position]
     try:
         outcome = game.guess(guess)
@@ -86,12 +106,12 @@ def apply(game: Game, action: dict | None, alphabet: set[str]) -> str:
         return str(e)
     if outcome == "right":
         n = game.counts[-1]
-        return f"Right: “{visible(ch)}” in {n} guess{'es' if n > 1 else ''}."
+        return t("guess.msg_right_one" if n == 1 else "guess.msg_right", ch=visible(ch), n=n)
     if outcome == "revealed":
-        return f"{MAX_WRONG} wrong guesses: it was “{visible(ch)}”, counted as {GAVE_UP}."
+        return t("guess.msg_revealed", wrong=MAX_WRONG, ch=visible(ch), n=GAVE_UP)
     if outcome == "again":
-        return f"You already tried “{visible(guess)}”: not counted again."
-    return f"Not “{visible(guess)}”: {len(game.wrong)} wrong so far."
+        return t("guess.msg_again", ch=visible(guess))
+    return t("guess.msg_wrong", ch=visible(guess), n=len(game.wrong))
 
 
 def payload(
@@ -106,7 +126,7 @@ def payload(
     """What the board draws. Models are scored on the characters revealed so far, like the player."""
     n = game.position
     revealed = game.text[:n]
-    rows = [["You", game.counts]] + [[names[mid], play.counts[:n].tolist()] for mid, play in plays.items()]
+    rows = [[t("guess.you"), game.counts]] + [[names[mid], play.counts[:n].tolist()] for mid, play in plays.items()]
     scores = []
     for name, counts in rows:
         s = score(counts)
@@ -119,8 +139,9 @@ def payload(
         "seed": seed,
         "number": seed % len(passages.texts) + 1,
         "of": len(passages.texts),
-        "play": passages.plays[seed % len(passages.texts)].title(),
-        "label": LABEL,
+        "play": t(f"play.{passages.plays[seed % len(passages.texts)]}"),
+        "label": t("guess.label"),
+        "strings": strings(*GUESS_STRINGS),
         "shown": revealed,
         "length": len(game.text),
         "wrong": [visible(ch) for ch in game.wrong],

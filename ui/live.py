@@ -22,9 +22,26 @@ import streamlit as st
 from core.models import Model
 from core.predict import Reading, lookahead, softmax, top_k
 from core.text import MAX_CHARS, VISIBLE
+from ui.i18n import strings, t
 
 WEB = Path(__file__).resolve().parent / "web"
-LABEL = "Type here: every model guesses the next character"
+LIVE_STRINGS = (  # drawn by ui/web/live.js; {placeholders} are filled in there
+    "live.surprise_title",
+    "live.surprise_caption",
+    "live.legend_low",
+    "live.legend_high",
+    "live.unrolled_title",
+    "live.mean_bits",
+    "live.type_two",
+    "live.first_char",
+    "live.cell_bits",
+    "live.type_prompt",
+    "live.cut",
+    "live.unknown",
+    "live.bars_aria",
+    "live.net_aria_recurrent",
+    "live.net_aria_ff",
+)
 TOP_K = 5
 UNROLLED_STEPS = 8  # characters drawn in each unrolled network
 
@@ -81,9 +98,14 @@ def model_card(model: Model, name: str) -> dict:
         "recurrent": bool(model.state_names),
         "vocab": model.info.vocab.tokens,  # so the page can map a typed key to this model's lookahead row
         "unk_id": model.info.vocab.unk_id,
-        "facts": f"parameters: {model.info.params:,} · held-out loss: "
-        f"{entry['metrics']['test_nats_per_char']:.3f} nats/char · training: "
-        f"{training.get('seconds', 0) / 60:.1f} min, {training.get('steps', 0):,} steps",
+        "kind": t("live.card_kind", arch=model.info.arch, hidden=model.info.hidden_size),
+        "facts": t(
+            "live.card_facts",
+            params=f"{model.info.params:,}",
+            loss=f"{entry['metrics']['test_nats_per_char']:.3f}",
+            minutes=f"{training.get('seconds', 0) / 60:.1f}",
+            steps=f"{training.get('steps', 0):,}",
+        ),
     }
 
 
@@ -98,7 +120,8 @@ def payload(
     return {
         "seq": seq,
         "text": text,
-        "label": LABEL,
+        "label": t("live.label"),
+        "strings": strings(*LIVE_STRINGS),
         "max_chars": MAX_CHARS,
         "unrolled_steps": UNROLLED_STEPS,
         "cut": cut,
@@ -115,5 +138,6 @@ def writer_payload(for_text: str, written: dict[str, str], names: dict[str, str]
         "for_text": for_text,
         "prompt_tail": for_text[-tail:],
         "cut_before": len(for_text) > tail,
-        "written": [{"name": names[mid], "text": text} for mid, text in written.items()],
+        "written": [{"name": t("gen.continues", name=names[mid]), "text": text} for mid, text in written.items()],
+        "waiting": t("gen.waiting"),
     }

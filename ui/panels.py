@@ -11,11 +11,10 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import UnrolledError
-from core.models import Model, load_models
+from core.models import ARCHS, Model, load_models
 from core.predict import Reading, read
+from ui import i18n
 
-CONTENT = Path(__file__).resolve().parent.parent / "content"
-NAMES = {"ff": "Feed-forward", "rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
 ORDER = {"ff": 0, "rnn": 1, "gru": 2, "lstm": 3}
 
 
@@ -31,11 +30,11 @@ def shared_models(folder: str, task: str = "text") -> tuple[dict[str, Model], di
 
 
 def prose(name: str) -> None:
-    st.markdown((CONTENT / f"{name}.md").read_text(encoding="utf-8"))
+    st.markdown(i18n.prose(name))
 
 
 def display_name(model: Model) -> str:
-    return NAMES.get(model.info.arch, model.info.arch)
+    return i18n.t(f"arch.{model.info.arch}") if model.info.arch in ARCHS else model.info.arch
 
 
 def readings(models: dict[str, Model], text: str) -> dict[str, Reading]:

@@ -9,8 +9,7 @@ import streamlit as st
 from core.errors import UnrolledError
 from core.models import models_dir
 from ui import guess, panels
-
-st.set_page_config(page_title="Unrolled: guess the next character", page_icon="🔁", layout="wide")
+from ui.i18n import t
 
 
 @st.fragment
@@ -47,20 +46,19 @@ def board(models, passages) -> dict:
 
 
 def main() -> None:
-    st.title("Guess the next character")
+    st.set_page_config(page_title=t("guess.tab"), page_icon="🔁", layout="wide")
+    st.title(t("nav.guess"))
     panels.prose("guess")
     models, problems = panels.shared_models(str(models_dir()))
     for mid, problem in problems.items():
-        st.warning(f"Model `{mid}` is switched off: {problem}")
+        st.warning(t("warn.model_off", model=mid, problem=problem))
     try:
         passages = guess.shared_passages(str(models_dir()))
     except UnrolledError as e:
-        st.error(f"The game has no passages to play: {e}")
+        st.error(t("guess.no_passages", problem=e))
         st.stop()
     if not models:
-        st.error(
-            "No model could be loaded, so there is no one to play against. Retrain with `python -m export.train all`."
-        )
+        st.error(t("error.no_models"))
         st.stop()
     board(models, passages)
     panels.prose("guess_scoring")

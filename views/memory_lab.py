@@ -7,30 +7,30 @@ import streamlit as st
 from core.errors import UnrolledError
 from core.models import models_dir
 from ui import lab, panels
-
-st.set_page_config(page_title="Unrolled: memory lab", page_icon="🔁", layout="wide")
+from ui.i18n import t
 
 
 def main() -> None:
-    st.title("Memory lab")
+    st.set_page_config(page_title=t("lab.tab"), page_icon="🔁", layout="wide")
+    st.title(t("nav.lab"))
     panels.prose("lab_intro")
     text_models, problems = panels.shared_models(str(models_dir()))
     recall_models, recall_problems = panels.shared_models(str(models_dir()), task="recall")
     for mid, problem in {**problems, **recall_problems}.items():
-        st.warning(f"Model `{mid}` is switched off: {problem}")
+        st.warning(t("warn.model_off", model=mid, problem=problem))
     lab.recall_panel(recall_models)
     st.divider()
     text = lab.lab_text()
     if not text:
-        st.info("Type a character or more to analyse.")
+        st.info(t("lab.type_prompt"))
         st.stop()
     try:
         mems = lab.memories(text_models, text)
     except UnrolledError as e:
-        st.error(f"That text could not be analysed: {e}")
+        st.error(t("lab.unanalysable", problem=e))
         st.stop()
     if not mems:
-        st.info("None of the installed models ships an analysis cell; retrain with `python -m export.train all`.")
+        st.info(t("lab.no_cells"))
         st.stop()
     lab.influence_panel(text_models, mems)
     st.divider()

@@ -19,6 +19,10 @@ function svg(tag, attrs, text) {
   return e;
 }
 
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : `{${k}}`));
+}
+
 function fmt(x, digits = 2) {
   return x === null || x === undefined ? "–" : x.toFixed(digits);
 }
@@ -35,7 +39,7 @@ function rankTables(data) {
   for (let start = 0; start < data.record.length; start += BLOCK) {
     const rows = data.record.slice(start, start + BLOCK);
     const table = el("table", "ranks");
-    const caption = el("caption", "", `Guesses for characters ${start + 1}–${start + rows.length}`);
+    const caption = el("caption", "", fill(data.strings["guess.ranks_caption"], { from: start + 1, to: start + rows.length }));
     caption.className = "visually-hidden";
     table.append(caption);
     const head = el("tr");
@@ -67,9 +71,10 @@ function rankTables(data) {
 
 function scoreTable(data) {
   const table = el("table", "scores");
-  table.append(el("caption", "", "Running score on the characters revealed so far"));
+  const S = data.strings;
+  table.append(el("caption", "", S["guess.scores_caption"]));
   const head = el("tr");
-  ["", "guesses per character", "lower bound (bits/char)", "upper bound (bits/char)", "cross-entropy (bits/char)"].forEach((h) => {
+  ["", S["guess.col_gpc"], S["guess.col_lower"], S["guess.col_upper"], S["guess.col_xent"]].forEach((h) => {
     const th = el("th", "", h);
     th.scope = "col";
     head.append(th);
@@ -93,8 +98,9 @@ function chart(data) {
   const W = 640, H = 230, left = 40, bottom = 30, top = 10;
   const gw = (W - left - 10) / groups, bw = (gw - 6) / players;
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
-  const summary = data.players.map((name, p) => `${name}: ${Math.round(data.dists[p][0] * 100)}% at the first guess`).join("; ");
-  root.setAttribute("aria-label", `How many guesses each character took, for each player. ${summary}.`);
+  const S = data.strings;
+  const summary = data.players.map((name, p) => fill(S["guess.chart_first"], { name, p: Math.round(data.dists[p][0] * 100) })).join("; ");
+  root.setAttribute("aria-label", fill(S["guess.chart_aria"], { summary }));
   const y = (v) => H - bottom - v * (H - bottom - top);
   [0, 0.25, 0.5, 0.75, 1].forEach((v) => {
     root.append(svg("line", { x1: left, x2: W - 10, y1: y(v), y2: y(v), stroke: "#e4e6eb" }));
@@ -105,12 +111,13 @@ function chart(data) {
     data.dists.forEach((q, p) => {
       const v = q[g];
       const rect = svg("rect", { x: x0 + p * bw, y: y(v), width: Math.max(1, bw - 1), height: Math.max(0, y(0) - y(v)), fill: COLORS[p % COLORS.length] });
-      rect.append(svg("title", {}, `${data.players[p]}: ${(v * 100).toFixed(0)}% took ${g + 1 === groups ? `${groups} (gave up)` : g + 1}`));
+      const n = g + 1 === groups ? fill(S["guess.gave_up"], { n: groups }) : g + 1;
+      rect.append(svg("title", {}, fill(S["guess.chart_bar"], { name: data.players[p], p: (v * 100).toFixed(0), n })));
       root.append(rect);
     });
     root.append(svg("text", { x: x0 + gw / 2 - 3, y: H - bottom + 16, "text-anchor": "middle", class: "axis" }, g + 1 === groups ? `${groups}*` : String(g + 1)));
   }
-  root.append(svg("text", { x: left + (W - left) / 2, y: H - 2, "text-anchor": "middle", class: "axis" }, "guesses a character took (11* = revealed)"));
+  root.append(svg("text", { x: left + (W - left) / 2, y: H - 2, "text-anchor": "middle", class: "axis" }, fill(S["guess.chart_axis"], { n: groups })));
   const legend = el("figcaption");
   data.players.forEach((name, p) => {
     const sw = el("span", "swatch");
@@ -123,11 +130,17 @@ function chart(data) {
 
 function draw(state) {
   const data = state.data;
-  state.title.textContent = `Passage ${data.number} of ${data.of}, from ${data.play} · ${data.shown.length} of ${data.length} characters · link: ?seed=${data.seed}`;
-  state.message.textContent = data.message || (data.done ? "Finished: compare your score with the models'." : "");
+  const S = data.strings;
+  state.title.textContent = fill(S["guess.title_line"], { number: data.number, of: data.of, play: data.play, shown: Array.from(data.shown).length, length: data.length, seed: data.seed });
+  state.message.textContent = data.message || (data.done ? S["guess.finished"] : "");
+  state.label.textContent = data.label;
+  state.show.textContent = S["guess.show"];
+  state.fresh.textContent = S["guess.new"];
+  state.hint.textContent = S["guess.hint"];
+  state.passage.setAttribute("aria-label", S["guess.passage_aria"]);
   state.passage.replaceChildren(document.createTextNode(data.shown));
   if (!data.done) state.passage.append(el("span", "cursor", " "));
-  state.tried.textContent = data.wrong.length ? `Tried here: ${data.wrong.join("  ")}` : "";
+  state.tried.textContent = data.wrong.length ? fill(S["guess.tried"], { chars: data.wrong.join("  ") }) : "";
   state.input.disabled = data.done;
   state.show.disabled = data.done;
   state.results.replaceChildren(rankTables(data), scoreTable(data), chart(data));
@@ -147,22 +160,21 @@ function setup(parentElement, data) {
   input.spellcheck = false;
   input.setAttribute("aria-describedby", "unrolled-guess-hint");
   field.append(label, input);
-  const show = el("button", "", "Show me");
+  const show = el("button", "", "");
   show.type = "button";
-  const fresh = el("button", "", "New passage");
+  const fresh = el("button", "", "");
   fresh.type = "button";
   controls.append(field, show, fresh);
-  const hint = el("p", "hint", "One key per guess; Enter guesses a line break. Tab reaches the buttons.");
+  const hint = el("p", "hint", "");
   hint.id = "unrolled-guess-hint";
   const message = el("p", "message");
   message.setAttribute("role", "status");
   const passage = el("div", "passage");
-  passage.setAttribute("aria-label", "The passage so far");
   const tried = el("p", "tried");
   const results = el("div", "results");
   root.append(title, controls, hint, message, passage, tried, results);
   parentElement.append(root);
-  return { root, title, input, show, fresh, message, passage, tried, results, queue: [], out: null, seq: data.seq };
+  return { root, title, label, input, show, fresh, hint, message, passage, tried, results, queue: [], out: null, seq: data.seq };
 }
 
 function pump(state) {

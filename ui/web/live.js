@@ -40,6 +40,10 @@ function visible(ch, map) {
   return ch;
 }
 
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : `{${k}}`));
+}
+
 function pct(p) {
   return `${Math.round(p * 100)}%`;
 }
@@ -76,18 +80,18 @@ function derive(prev, ch, cards, known, stepsShown) {
 
 // ---- drawing
 
-function buildColumns(root, cards) {
+function buildColumns(root, cards, S) {
   const grid = root.querySelector(".models");
   grid.replaceChildren();
   return cards.map((card) => {
     const col = el("section", "model");
     const head = el("div", "card");
     const title = el("div", "title");
-    title.append(el("strong", "", card.name), el("span", "muted", ` · ${card.arch} · hidden size ${card.hidden_size}`));
+    title.append(el("strong", "", card.name), el("span", "muted", ` · ${card.kind}`));
     head.append(title, el("div", "facts", card.facts));
     const bars = el("div", "bars");
     bars.setAttribute("role", "list");
-    bars.setAttribute("aria-label", `${card.name}: top guesses for the next character`);
+    bars.setAttribute("aria-label", fill(S["live.bars_aria"], { name: card.name }));
     const rows = [];
     for (let j = 0; j < 5; j++) {
       const row = el("div", "bar-row");
@@ -118,7 +122,7 @@ function drawBars(col, top, card, map) {
   });
 }
 
-function drawStrip(strip, text, bits, map) {
+function drawStrip(strip, text, bits, map, S) {
   const chars = Array.from(text);
   const cells = strip.cells;
   while (cells.length > chars.length) cells.pop().remove();
@@ -133,12 +137,13 @@ function drawStrip(strip, text, bits, map) {
     setText(cell, visible(ch, map));
     setStyle(cell, "background", b === null || b === undefined ? "#eeeeee" : bitsColor(b));
     setStyle(cell, "color", b !== null && b > 0.65 * MAX_BITS ? "#ffffff" : "#000000");
-    const title = b === null || b === undefined ? `${visible(ch, map)}: first character` : `${visible(ch, map)}: ${b.toFixed(2)} bits`;
+    const shown = visible(ch, map);
+    const title = b === null || b === undefined ? fill(S["live.first_char"], { ch: shown }) : fill(S["live.cell_bits"], { ch: shown, bits: b.toFixed(2) });
     if (cell.title !== title) cell.title = title;
   });
   const finite = bits.filter((b) => b !== null && b !== undefined);
-  const mean = finite.length ? `${(finite.reduce((a, b) => a + b, 0) / finite.length).toFixed(2)} bits per character` : "type two characters or more";
-  setText(strip.caption, `${strip.name}: ${mean}`);
+  const mean = finite.length ? (finite.reduce((a, b) => a + b, 0) / finite.length).toFixed(2) : null;
+  setText(strip.caption, mean === null ? fill(S["live.type_two"], { name: strip.name }) : fill(S["live.mean_bits"], { name: strip.name, bits: mean }));
 }
 
 function buildStrips(root, cards) {
@@ -152,7 +157,7 @@ function buildStrips(root, cards) {
   });
 }
 
-function drawUnrolled(holder, steps, card, map) {
+function drawUnrolled(holder, steps, card, map, S) {
   // One column per step: input character (bottom) -> hidden state -> top guess (top); arrows from each hidden
   // state to the next only for recurrent nets.
   const W = 66, H = 190;
@@ -160,7 +165,8 @@ function drawUnrolled(holder, steps, card, map) {
   if (holder.dataset.key === key) return;
   holder.dataset.key = key;
   const root = svg("svg", { viewBox: `0 0 ${Math.max(1, steps.length) * W + 10} ${H}`, role: "img" });
-  root.setAttribute("aria-label", `${card.name} unrolled over the last ${steps.length} characters` + (card.recurrent ? ", each hidden state passed to the next" : ", no connection between steps"));
+  const chars = steps.map(([ch, guess]) => `${visible(ch, map)}→${visible(card.vocab[guess], map)}`).join(" ");
+  root.setAttribute("aria-label", fill(S[card.recurrent ? "live.net_aria_recurrent" : "live.net_aria_ff"], { name: card.name, n: steps.length, steps: chars }));
   const defs = svg("defs");
   const marker = svg("marker", { id: `arrow-${card.id}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto-start-reverse" });
   marker.append(svg("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "context-stroke" }));
@@ -199,6 +205,7 @@ function buildUnrolled(root, cards) {
 // ---- the component
 
 function setup(parentElement, data) {
+  const S = data.strings;
   const root = el("div", "live");
   const label = el("label", "box-label", data.label);
   const input = el("input", "box");
@@ -214,24 +221,26 @@ function setup(parentElement, data) {
   const body = el("div", "body");
   const surprisal = el("section", "surprisal");
   surprisal.append(
-    el("h3", "", "How surprised was each model?"),
-    el("p", "caption", "Each character coloured by −log₂ p(character | everything before it). Darker means the model did not see it coming. The first character stays grey: nothing came before it."),
-    legend(),
+    el("h2", "", S["live.surprise_title"]),
+    el("p", "caption", S["live.surprise_caption"]),
+    legend(S),
     el("div", "strips"),
   );
   const unrolled = el("section", "unrolled-section");
-  unrolled.append(el("h3", "", "The networks, unrolled over your text"), el("div", "unrolled"));
+  unrolled.append(el("h2", "", S["live.unrolled_title"]), el("div", "unrolled"));
   body.append(el("div", "models"), surprisal, unrolled);
   root.append(label, input, note, body);
   parentElement.append(root);
   return { root, input, note, body, cache: new Map(), seq: 0, inflight: null, cards: null, cardsKey: null };
 }
 
-function legend() {
+function legend(S) {
   const box = el("div", "legend");
   const bar = el("span", "legend-bar");
   bar.style.background = `linear-gradient(to right, ${OR_RD.join(",")})`;
-  box.append(el("span", "", "0 bits"), bar, el("span", "", `${MAX_BITS}+ bits`));
+  bar.setAttribute("role", "img");
+  bar.setAttribute("aria-label", `${S["live.legend_low"]} → ${S["live.legend_high"]}`);
+  box.append(el("span", "", S["live.legend_low"]), bar, el("span", "", S["live.legend_high"]));
   return box;
 }
 
@@ -259,13 +268,14 @@ function viewFor(state, text) {
 
 function show(state, data) {
   const text = current(state);
+  const S = data.strings;
   const notes = [];
-  if (data.cut) notes.push(`Only the first ${data.max_chars.toLocaleString("en")} characters are read; the rest is ignored.`);
+  if (data.cut) notes.push(fill(S["live.cut"], { n: data.max_chars.toLocaleString("en") }));
   if (data.error && data.text === text) {
     notes.push(data.error);
   }
   if (!text) {
-    notes.push("Type a character or more to see the predictions.");
+    notes.push(S["live.type_prompt"]);
     setText(state.note, notes.join(" "));
     setStyle(state.body, "display", "none");
     return;
@@ -279,14 +289,15 @@ function show(state, data) {
   state.root.classList.remove("pending");
   setStyle(state.body, "display", "");
   if (view.unknown.length) {
-    notes.push("Not in the models' alphabet, read as the unknown token: " + view.unknown.map((c) => `"${c}" (U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")})`).join(" "));
+    const listed = view.unknown.map((c) => `"${c}" (U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")})`).join(" ");
+    notes.push(fill(S["live.unknown"], { chars: listed }));
   }
   setText(state.note, notes.join(" "));
   view.models.forEach((m, n) => {
     const card = state.cards[n];
     drawBars(state.columns[n], m.top, card, data.visible);
-    drawStrip(state.strips[n], view.text, m.bits, data.visible);
-    drawUnrolled(state.nets[n], m.steps, card, data.visible);
+    drawStrip(state.strips[n], view.text, m.bits, data.visible, S);
+    drawUnrolled(state.nets[n], m.steps, card, data.visible, S);
   });
   state.root.dataset.shown = view.text; // for tests and benchmarks: which text the panels show
 }
@@ -320,12 +331,17 @@ export default function (component) {
   }
   state.data = data;
   state.setStateValue = setStateValue;
-  const cardsKey = JSON.stringify(data.models.map((c) => [c.id, c.name, c.facts]));
+  const cardsKey = JSON.stringify([data.models.map((c) => [c.id, c.name, c.kind, c.facts]), data.strings]);
   if (cardsKey !== state.cardsKey) {
     state.cardsKey = cardsKey;
     state.cards = data.models.map((c) => ({ ...c, index: new Map(c.vocab.map((t, i) => [t, i]).filter(([t]) => Array.from(t).length === 1)) }));
     state.known = new Set(state.cards.flatMap((c) => [...c.index.keys()]));
-    state.columns = buildColumns(state.root, state.cards);
+    state.columns = buildColumns(state.root, state.cards, data.strings);
+    state.root.querySelector(".box-label").textContent = data.label;
+    state.root.querySelector(".surprisal h2").textContent = data.strings["live.surprise_title"];
+    state.root.querySelector(".surprisal .caption").textContent = data.strings["live.surprise_caption"];
+    state.root.querySelector(".legend").replaceWith(legend(data.strings));
+    state.root.querySelector(".unrolled-section h2").textContent = data.strings["live.unrolled_title"];
     state.strips = buildStrips(state.root, state.cards);
     state.nets = buildUnrolled(state.root, state.cards);
     state.cache.clear();

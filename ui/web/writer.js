@@ -16,6 +16,7 @@ function draw(state) {
   const fresh = state.text === data.for_text;
   state.list.hidden = !fresh;
   state.waiting.hidden = fresh;
+  state.waiting.textContent = data.waiting;
   state.root.dataset.shownFor = fresh ? data.for_text : "";
   if (!fresh) return;
   state.list.replaceChildren(
@@ -23,7 +24,7 @@ function draw(state) {
       const block = el("div", "continuation");
       const pre = el("pre");
       pre.append(el("span", "prompt", (data.cut_before ? "…" : "") + data.prompt_tail), el("span", "written", w.text));
-      block.append(el("div", "who", `${w.name} continues:`), pre);
+      block.append(el("div", "who", w.name), pre);
       return block;
     }),
   );
@@ -34,7 +35,7 @@ export default function (component) {
   let state = parentElement.__unrolled;
   if (!state) {
     const root = el("div", "writer");
-    const waiting = el("p", "waiting", "The text has changed: each model writes again when you pause typing.");
+    const waiting = el("p", "waiting", data.waiting);
     waiting.setAttribute("role", "status");
     const list = el("div", "list");
     root.append(waiting, list);
