@@ -35,6 +35,7 @@ GUESS_STRINGS = (  # drawn by ui/web/guess.js; {placeholders} are filled in ther
     "guess.chart_bar",
     "guess.chart_axis",
     "guess.gave_up",
+    "guess.col_player",
 )
 
 guess_component = st.components.v2.component(

@@ -48,6 +48,12 @@ def prose(name: str) -> str:
     return (CONTENT / lang() / f"{name}.md").read_text(encoding="utf-8")
 
 
+# Sets <html lang> to the page's language, so screen readers pronounce it right (Streamlit leaves it "en").
+_html_lang = st.components.v2.component(
+    "unrolled_html_lang", js="export default ({ data }) => { document.documentElement.lang = data; };"
+)
+
+
 def language_switch() -> str:
     """The sidebar's language switch. Its value also lives in the URL (?lang=zh-TW), so a link keeps it; the
     sync is by hand because a selectbox bound to the URL matches the shown labels, not the codes."""
@@ -60,4 +66,6 @@ def language_switch() -> str:
             del st.query_params["lang"]
     elif st.query_params.get("lang") != chosen:
         st.query_params["lang"] = chosen
+    with st.sidebar:
+        _html_lang(data=chosen, height=0, key="html_lang")
     return chosen

@@ -41,6 +41,7 @@ LIVE_STRINGS = (  # drawn by ui/web/live.js; {placeholders} are filled in there
     "live.bars_aria",
     "live.net_aria_recurrent",
     "live.net_aria_ff",
+    "live.strip_aria",
 )
 TOP_K = 5
 UNROLLED_STEPS = 8  # characters drawn in each unrolled network

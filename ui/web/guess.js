@@ -43,7 +43,9 @@ function rankTables(data) {
     caption.className = "visually-hidden";
     table.append(caption);
     const head = el("tr");
-    head.append(el("th", "", ""));
+    const corner = el("th", "", data.strings["guess.col_player"]);
+    corner.scope = "col";
+    head.append(corner);
     rows.forEach((r) => {
       const th = el("th", "", r[0]);
       th.scope = "col";
@@ -74,7 +76,7 @@ function scoreTable(data) {
   const S = data.strings;
   table.append(el("caption", "", S["guess.scores_caption"]));
   const head = el("tr");
-  ["", S["guess.col_gpc"], S["guess.col_lower"], S["guess.col_upper"], S["guess.col_xent"]].forEach((h) => {
+  [S["guess.col_player"], S["guess.col_gpc"], S["guess.col_lower"], S["guess.col_upper"], S["guess.col_xent"]].forEach((h) => {
     const th = el("th", "", h);
     th.scope = "col";
     head.append(th);
@@ -170,6 +172,7 @@ function setup(parentElement, data) {
   const message = el("p", "message");
   message.setAttribute("role", "status");
   const passage = el("div", "passage");
+  passage.setAttribute("role", "region");
   const tried = el("p", "tried");
   const results = el("div", "results");
   root.append(title, controls, hint, message, passage, tried, results);

@@ -85,6 +85,7 @@ function buildColumns(root, cards, S) {
   grid.replaceChildren();
   return cards.map((card) => {
     const col = el("section", "model");
+    col.setAttribute("aria-label", card.name);
     const head = el("div", "card");
     const title = el("div", "title");
     title.append(el("strong", "", card.name), el("span", "muted", ` · ${card.kind}`));
@@ -144,6 +145,15 @@ function drawStrip(strip, text, bits, map, S) {
   const finite = bits.filter((b) => b !== null && b !== undefined);
   const mean = finite.length ? (finite.reduce((a, b) => a + b, 0) / finite.length).toFixed(2) : null;
   setText(strip.caption, mean === null ? fill(S["live.type_two"], { name: strip.name }) : fill(S["live.mean_bits"], { name: strip.name, bits: mean }));
+  const top = chars
+    .map((ch, i) => [visible(ch, map), bits[i]])
+    .filter(([, b]) => b !== null && b !== undefined)
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 3)
+    .map(([ch, b]) => `${ch} ${b.toFixed(1)}`)
+    .join(", ");
+  const label = fill(S["live.strip_aria"], { name: strip.name, top: top || "–" });
+  if (strip.grid.getAttribute("aria-label") !== label) strip.grid.setAttribute("aria-label", label);
 }
 
 function buildStrips(root, cards) {
@@ -152,6 +162,7 @@ function buildStrips(root, cards) {
   return cards.map((card) => {
     const caption = el("div", "strip-caption");
     const grid = el("div", "strip");
+    grid.setAttribute("role", "img");
     box.append(caption, grid);
     return { name: card.name, caption, grid, cells: [] };
   });
@@ -228,10 +239,14 @@ function setup(parentElement, data) {
   );
   const unrolled = el("section", "unrolled-section");
   unrolled.append(el("h2", "", S["live.unrolled_title"]), el("div", "unrolled"));
-  body.append(el("div", "models"), surprisal, unrolled);
-  root.append(label, input, note, body);
+  // The box, the notes and the top guesses stay together (and, on a phone, on screen while scrolling).
+  const head = el("div", "head");
+  const models = el("div", "models");
+  head.append(label, input, note, models);
+  body.append(surprisal, unrolled);
+  root.append(head, body);
   parentElement.append(root);
-  return { root, input, note, body, cache: new Map(), seq: 0, inflight: null, cards: null, cardsKey: null };
+  return { root, input, note, models, body, cache: new Map(), seq: 0, inflight: null, cards: null, cardsKey: null };
 }
 
 function legend(S) {
@@ -278,6 +293,7 @@ function show(state, data) {
     notes.push(S["live.type_prompt"]);
     setText(state.note, notes.join(" "));
     setStyle(state.body, "display", "none");
+    setStyle(state.models, "display", "none");
     return;
   }
   const view = viewFor(state, text);
@@ -288,6 +304,7 @@ function show(state, data) {
   }
   state.root.classList.remove("pending");
   setStyle(state.body, "display", "");
+  setStyle(state.models, "display", "");
   if (view.unknown.length) {
     const listed = view.unknown.map((c) => `"${c}" (U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")})`).join(" ");
     notes.push(fill(S["live.unknown"], { chars: listed }));
