@@ -14,6 +14,8 @@ import numpy as np
 from core.text import visible
 
 ROW = 40  # characters per row of a heat strip
+# Words the charts' tooltips use; the lab passes them in the page's language (ui/i18n.py).
+WORDS = {"character": "character", "position": "position", "series": "model"}
 
 
 def spec(chart: alt.TopLevelMixin) -> dict:
@@ -47,7 +49,12 @@ def value_colors(label: str, domain: tuple[float, float], scheme: str) -> alt.Co
 
 
 def heat_strip(
-    text: str, values: np.ndarray, label: str, domain: tuple[float, float], scheme: str = "orangered"
+    text: str,
+    values: np.ndarray,
+    label: str,
+    domain: tuple[float, float],
+    scheme: str = "orangered",
+    words: dict[str, str] = WORDS,
 ) -> alt.Chart:
     """The text drawn character by character, each cell coloured by its value (NaN cells left grey)."""
     rows = [
@@ -64,8 +71,8 @@ def heat_strip(
     cells = base.mark_rect(stroke="white").encode(
         color=value_colors(label, domain, scheme),
         tooltip=[
-            alt.Tooltip("char:N", title="character"),
-            alt.Tooltip("i:Q", title="position"),
+            alt.Tooltip("char:N", title=words["character"]),
+            alt.Tooltip("i:Q", title=words["position"]),
             alt.Tooltip("v:Q", title=label, format=".2f"),
         ],
     )
@@ -87,6 +94,7 @@ def lines(
     log_y: bool = False,
     rule: float | None = None,
     height: int = 280,
+    words: dict[str, str] = WORDS,
 ) -> alt.Chart:
     """One line per `color` value; optional log axes and a horizontal reference rule at `rule`."""
     scale = lambda log: alt.Scale(type="log") if log else alt.Scale(zero=False)  # noqa: E731
@@ -98,7 +106,7 @@ def lines(
             y=alt.Y(f"{y}:Q", title=y_title, scale=scale(log_y)),
             color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="top")),
             tooltip=[
-                f"{color}:N",
+                alt.Tooltip(f"{color}:N", title=words["series"]),
                 alt.Tooltip(f"{x}:Q", title=x_title),
                 alt.Tooltip(f"{y}:Q", title=y_title, format=".3g"),
             ],
@@ -110,7 +118,13 @@ def lines(
 
 
 def matrix(
-    text: str, values: np.ndarray, row_labels: list[str], label: str, domain: tuple[float, float], scheme: str
+    text: str,
+    values: np.ndarray,
+    row_labels: list[str],
+    label: str,
+    domain: tuple[float, float],
+    scheme: str,
+    words: dict[str, str] = WORDS,
 ) -> alt.Chart:
     """values (R, T) as R coloured rows under the characters of `text` (T of them)."""
     cells = [
@@ -126,8 +140,8 @@ def matrix(
             y=alt.Y("row:N", sort=row_labels, title=None),
             color=value_colors(label, domain, scheme),
             tooltip=[
-                alt.Tooltip("char:N", title="character"),
-                alt.Tooltip("i:Q", title="position"),
+                alt.Tooltip("char:N", title=words["character"]),
+                alt.Tooltip("i:Q", title=words["position"]),
                 "row:N",
                 alt.Tooltip("v:Q", title=label, format=".2f"),
             ],

@@ -31,6 +31,11 @@ SHOWN_CHARS = 80  # columns of the gate heatmaps
 MIN_TRACKING_R = 0.2  # weaker correlations are not offered as a unit that "tracks" something
 
 
+def chart_words() -> dict[str, str]:
+    """The words the charts' tooltips use, in the page's language."""
+    return {"character": t("lab.character"), "position": t("lab.position"), "series": t("lab.series")}
+
+
 def recall_panel(models: dict[str, Model]) -> dict:
     st.header(t("lab.recall_title"))
     prose("recall")
@@ -44,7 +49,17 @@ def recall_panel(models: dict[str, Model]) -> dict:
         horizons[model.id] = model.info.entry["metrics"]["horizon_90"]
     st.vega_lite_chart(
         charts.spec(
-            charts.lines(rows, "k", "accuracy", "model", t("lab.k_axis"), t("lab.accuracy"), log_x=True, rule=0.9)
+            charts.lines(
+                rows,
+                "k",
+                "accuracy",
+                "model",
+                t("lab.k_axis"),
+                t("lab.accuracy"),
+                log_x=True,
+                rule=0.9,
+                words=chart_words(),
+            )
         ),
         key="recall_curve",
         alt=t(
@@ -131,7 +146,11 @@ def influence_panel(models: dict[str, Model], mems: dict[str, Memory]) -> dict[s
         st.text(t("lab.influence_of", name=display_name(models[mid])))
         strongest = np.argsort(-scaled)[:3]
         st.vega_lite_chart(
-            charts.spec(charts.heat_strip(mem.trace.text, scaled, t("lab.influence"), (0, 1), scheme="blues")),
+            charts.spec(
+                charts.heat_strip(
+                    mem.trace.text, scaled, t("lab.influence"), (0, 1), scheme="blues", words=chart_words()
+                )
+            ),
             key=f"influence_{mid}",
             width="content",
             alt=t(
@@ -156,6 +175,7 @@ def influence_panel(models: dict[str, Model], mems: dict[str, Memory]) -> dict[s
                 t("lab.distance_axis"),
                 t("lab.influence_axis"),
                 log_y=True,
+                words=chart_words(),
             )
         ),
         key="influence_curve",
@@ -177,7 +197,11 @@ def gradients_panel(models: dict[str, Model], mems: dict[str, Memory]) -> list[d
         if np.isfinite(v) and v > 0
     ]
     st.vega_lite_chart(
-        charts.spec(charts.lines(rows, "k", "norm", "model", t("lab.k_back_axis"), t("lab.norm_axis"), log_y=True)),
+        charts.spec(
+            charts.lines(
+                rows, "k", "norm", "model", t("lab.k_back_axis"), t("lab.norm_axis"), log_y=True, words=chart_words()
+            )
+        ),
         key="gradient_norms",
         alt=t(
             "lab.norms_alt",
@@ -209,7 +233,15 @@ def clipping_charts(path: str, modified: float, lang: str) -> tuple[list[dict], 
         ]
     threshold = next((r["clip"] for r in runs if r["clip"]), None)
     norms = charts.lines(
-        rows, "step", "gradient norm", "run", t("lab.step_axis"), t("lab.grad_axis"), log_y=True, rule=threshold
+        rows,
+        "step",
+        "gradient norm",
+        "run",
+        t("lab.step_axis"),
+        t("lab.grad_axis"),
+        log_y=True,
+        rule=threshold,
+        words=chart_words(),
     )
     loss_rows = [
         {"run": run_label(r), "step": s, "loss": v}
@@ -217,7 +249,7 @@ def clipping_charts(path: str, modified: float, lang: str) -> tuple[list[dict], 
         for s, v in zip(r["log"]["step"], r["log"]["loss"], strict=True)
         if np.isfinite(v)
     ]
-    loss = charts.lines(loss_rows, "step", "loss", "run", t("lab.step_axis"), t("lab.loss_axis"))
+    loss = charts.lines(loss_rows, "step", "loss", "run", t("lab.step_axis"), t("lab.loss_axis"), words=chart_words())
     return runs, charts.spec(norms), charts.spec(loss)
 
 
@@ -276,7 +308,7 @@ def lstm_panel(model: Model, mem: Memory) -> dict:
     cell = tr.after["c"][start:, unit]
     st.text(t("lab.unit_cell", unit=unit, n=len(text)))
     st.vega_lite_chart(
-        charts.spec(charts.heat_strip(text, np.tanh(cell), "tanh(c)", (-1, 1), scheme="redblue")),
+        charts.spec(charts.heat_strip(text, np.tanh(cell), "tanh(c)", (-1, 1), scheme="redblue", words=chart_words())),
         key="unit_strip",
         width="content",
         alt=t("lab.unit_alt", unit=unit, low=f"{np.tanh(cell).min():+.2f}", high=f"{np.tanh(cell).max():+.2f}"),
@@ -284,7 +316,7 @@ def lstm_panel(model: Model, mem: Memory) -> dict:
     values = np.stack([tr.gates[start:, 0, unit], tr.gates[start:, 1, unit], tr.gates[start:, 3, unit], np.tanh(cell)])
     gate_names = [t("lab.gate_input"), t("lab.gate_forget"), t("lab.gate_output"), "tanh(cell)"]
     st.vega_lite_chart(
-        charts.spec(charts.matrix(text, values, gate_names, t("lab.value"), (-1, 1), "redblue")),
+        charts.spec(charts.matrix(text, values, gate_names, t("lab.value"), (-1, 1), "redblue", words=chart_words())),
         key="unit_gates",
         alt=t(
             "lab.gates_alt",
@@ -308,6 +340,7 @@ def lstm_panel(model: Model, mem: Memory) -> dict:
                 t(f"lab.gate_{gate}"),
                 domain,
                 "redblue" if index is None else "viridis",
+                words=chart_words(),
             )
         ),
         key="gate_matrix",
