@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.checks import SEED_MAX, integer
 from core.errors import InputError, ModelFileError
 from core.models import Model
 from core.predict import softmax
 from core.text import normalize
 
 MAX_ANALYSIS_CHARS = 300  # the backward pass is one graph call per character and model
+MAX_PROBES = 64  # random probes for the gradient-norm estimate
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def require_cell(model: Model):
     return model.cell
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # a few sessions per model; the bound keeps reloaded models from piling up
 def io_names(session) -> tuple[frozenset[str], tuple[str, ...]]:
     """A session's input and output names, asked once: asking costs more than a small step's run."""
     return frozenset(i.name for i in session.get_inputs()), tuple(o.name for o in session.get_outputs())
@@ -134,6 +136,10 @@ def memory_horizon(influence: np.ndarray, share: float = 0.9) -> int:
 
 
 def analyse(model: Model, text: str, probes: int = 4, seed: int = 0) -> Memory:
+    """Influence, gradient norms through time and memory horizon of `model` on the last MAX_ANALYSIS_CHARS
+    characters of `text`; `probes` random vectors (1..MAX_PROBES) estimate the norms."""
+    probes = integer("probes", probes, 1, MAX_PROBES)
+    seed = integer("seed", seed, 0, SEED_MAX)
     text = normalize(text)[-MAX_ANALYSIS_CHARS:]
     tr = trace(model, text)
     steps, hidden = len(tr.ids), model.info.hidden_size

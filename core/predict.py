@@ -10,14 +10,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.checks import SEED_MAX, integer, number
 from core.errors import InputError
 from core.models import Model
 from core.text import normalize
 
+# 0.01 already picks the top guess almost always; far smaller ones divide the scores into infinities (5e-324
+# gave NaN probabilities), and above 100 every character is about as likely as any other.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 100.0
+MAX_GENERATE = 2000  # characters one sample() call writes at most (the page asks for up to 400)
+
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    if not temperature > 0:
-        raise InputError(f"temperature must be positive, got {temperature}")
+    temperature = number("temperature", temperature, MIN_TEMPERATURE, MAX_TEMPERATURE)
     z = np.asarray(logits, dtype=np.float64) / temperature
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -108,10 +113,12 @@ def top_k(probs: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
 def sample(
     model: Model, prompt: str, length: int = 200, temperature: float = 0.8, k: int | None = None, seed: int = 0
 ) -> str:
-    """One-to-many: continue `prompt` for `length` characters. Same seed, same text."""
-    if length < 0:
-        raise InputError("length must be zero or more")
-    rng = np.random.default_rng(seed)
+    """One-to-many: continue `prompt` for `length` characters (at most MAX_GENERATE). Same seed, same text."""
+    length = integer("length", length, 0, MAX_GENERATE)
+    temperature = number("temperature", temperature, MIN_TEMPERATURE, MAX_TEMPERATURE)
+    if k is not None:
+        k = integer("k", k, 1, len(model.info.vocab))
+    rng = np.random.default_rng(integer("seed", seed, 0, SEED_MAX))
     vocab = model.info.vocab
     reading = read(model, prompt or "\n")  # no start token was trained: an empty prompt starts a line
     logits, state = reading.logits[-1], reading.state

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.checks import SEED_MAX, integer
 from core.errors import InputError
 from core.models import Model
 from core.predict import softmax
@@ -35,11 +36,10 @@ def spec(model: Model) -> dict[str, str]:
 
 def sequence(model: Model, key: str, k: int, seed: int = 0) -> str:
     s = spec(model)
-    if key not in s["keys"]:
-        raise InputError(f"the key must be one of {s['keys']!r}, not {key!r}")
-    if not 0 <= k <= MAX_K:
-        raise InputError(f"k must lie between 0 and {MAX_K}")
-    noise = np.random.default_rng(seed).integers(0, len(s["distractors"]), k)
+    if not isinstance(key, str) or len(key) != 1 or key not in s["keys"]:  # one key, not a substring of them
+        raise InputError(f"the key must be one of {', '.join(s['keys'])}, not {key!r}")
+    k = integer("k", k, 0, MAX_K)
+    noise = np.random.default_rng(integer("seed", seed, 0, SEED_MAX)).integers(0, len(s["distractors"]), k)
     return key + "".join(s["distractors"][i] for i in noise) + s["query"]
 
 

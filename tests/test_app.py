@@ -89,6 +89,17 @@ def test_the_lookahead_row_of_each_next_key_is_what_the_page_shows_after_it():
         assert view_after["bits"][-1] == pytest.approx(-np.log2(view_before["probs"][b]), abs=2e-3)
 
 
+def test_surprisal_shown_is_minus_log2_of_what_each_model_gave_each_character():
+    at = start(text="To be, or not to b")
+    models, _ = load_models()
+    order = ["ff", "rnn", "gru", "lstm"]
+    ranked = sorted(models.values(), key=lambda m: order.index(m.info.arch))
+    for model, view in zip(ranked, live_data(at)["views"], strict=True):
+        expected = read(model, "To be, or not to b").surprisal_bits()
+        assert view["bits"][0] is None and min(view["bits"][1:]) >= 0 and max(view["bits"][1:]) > 1
+        np.testing.assert_allclose(view["bits"][1:], expected[1:], atol=2e-3)
+
+
 def test_the_unrolled_networks_show_the_last_characters_and_recurrence_only_for_recurrent_nets():
     at = start(text="To be, or not to b")
     data = live_data(at)

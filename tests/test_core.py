@@ -191,6 +191,20 @@ def test_top_k_is_sorted_and_bounded():
     assert len(top_k(probs, 99)) == 5
 
 
+def test_sampling_never_writes_the_unknown_token_even_when_it_is_the_favourite(models, monkeypatch):
+    model = models["rnn"]
+    run, unk = model.run, model.info.vocab.unk_id
+
+    def unk_first(tokens, state=None):
+        out = run(tokens, state)
+        out["logits"][..., unk] += 50.0  # the unknown token would win every draw
+        return out
+
+    monkeypatch.setattr(model, "run", unk_first)
+    written = sample(model, "KING.\n", 60, temperature=1.0, seed=3)
+    assert len(written) == 60 and "<unk>" not in written
+
+
 def test_sampling_is_seeded_and_never_writes_the_unknown_token(models):
     model = models["lstm"]
     one = sample(model, "ROMEO.\n", 80, temperature=1.0, seed=7)

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -94,3 +95,46 @@ def test_every_chart_the_lab_draws_is_valid_vega_lite(monkeypatch):
     at = AppTest.from_file("../views/memory_lab.py", default_timeout=TIMEOUT).run()
     assert not at.exception
     assert len(built) >= 10
+
+
+def test_the_lstm_view_draws_each_gate_from_its_own_index(monkeypatch):
+    """Input, forget and output gates are indices 0, 1 and 3 of the cell's (i, f, g, o): a view that mixes
+    them up fails here."""
+    from ui import charts
+    from ui.lab import MIN_TRACKING_R, SHOWN_CHARS
+
+    drawn, real = [], charts.matrix
+    monkeypatch.setattr(
+        charts,
+        "matrix",
+        lambda text, values, rows, *a, **k: drawn.append(np.array(values)) or real(text, values, rows, *a, **k),
+    )
+    at = AppTest.from_file("../views/memory_lab.py", default_timeout=TIMEOUT).run()
+    lstm = next(m for m in load_models()[0].values() if m.info.arch == "lstm")
+    memory = analyse(lstm, DEFAULT_TEXT)
+    gates, start = memory.trace.gates, max(0, len(DEFAULT_TEXT) - SHOWN_CHARS)
+    unit = at.selectbox(key="lstm_unit").value
+    cell = np.tanh(memory.trace.after["c"][start:, unit])
+    expected = np.stack([gates[start:, 0, unit], gates[start:, 1, unit], gates[start:, 3, unit], cell])
+    np.testing.assert_allclose(drawn[0], expected, atol=1e-5)
+    at.radio(key="lstm_gate").set_value("forget").run()
+    tracking = [u["unit"] for u in lstm.info.entry["tracking_units"] if abs(u["correlation"]) >= MIN_TRACKING_R]
+    shown = (tracking + [u for u in range(lstm.info.hidden_size) if u not in tracking])[:16]
+    np.testing.assert_allclose(drawn[-1], gates[start:, 1, shown].T, atol=1e-5)
+
+
+def test_a_new_text_is_analysed_afresh_not_served_from_the_cache():
+    at = AppTest.from_file("../views/memory_lab.py", default_timeout=TIMEOUT).run()
+    new = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer"
+    at.text_area(key="lab_text").input(new).run()
+    assert not at.exception
+    models, _ = load_models()
+    shown = {
+        m.id: metric(
+            at, f"{ {'ff': 'Feed-forward', 'rnn': 'Vanilla RNN', 'lstm': 'LSTM'}[m.info.arch] } memory horizon"
+        )
+        for m in models.values()
+    }
+    fresh = {m.id: f"{analyse(m, new).horizon} characters back" for m in models.values()}
+    old = {m.id: f"{analyse(m, DEFAULT_TEXT).horizon} characters back" for m in models.values()}
+    assert shown == fresh and fresh != old
