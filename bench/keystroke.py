@@ -25,6 +25,8 @@ from core.memory import analyse
 from core.models import load_models
 from core.predict import lookahead, read, top_k
 
+EMBED_SIZE = 64  # export/train.py's default, for an entry that does not record its own
+
 TEXT = (
     "Now is the winter of our discontent made glorious summer by this sun of York; and all the clouds that "
     "lour'd upon our house in the deep bosom of the ocean buried. Now are our brows bound with victorious "
@@ -87,8 +89,8 @@ def torch_live_baseline(models, text: str):
     torch.set_num_threads(2)
     built = []
     for model in models.values():
-        e = model.info.entry
-        config = ModelConfig(e["arch"], len(e["vocab"]), e["hidden_size"], e.get("embed_size", 64), e.get("layers", 1))
+        e = model.info
+        config = ModelConfig(e.arch, len(e.vocab), e.hidden_size, e.embed_size or EMBED_SIZE, e.layers)
         net = build(config).eval()
         with torch.no_grad():
             _, state, _ = net(torch.from_numpy(model.info.vocab.encode(text[:-1]))[None])
@@ -118,8 +120,8 @@ def torch_baseline(models, text: str):
     torch.set_num_threads(2)  # what onnxruntime gives the LSTM, whose weights outgrow one core's L2
     built = []
     for model in models.values():
-        e = model.info.entry
-        config = ModelConfig(e["arch"], len(e["vocab"]), e["hidden_size"], e.get("embed_size", 64), e.get("layers", 1))
+        e = model.info
+        config = ModelConfig(e.arch, len(e.vocab), e.hidden_size, e.embed_size or EMBED_SIZE, e.layers)
         built.append((build(config).eval(), model.info.vocab))
 
     def run():

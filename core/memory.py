@@ -12,14 +12,13 @@ backward step from the last character to the first with a batch of upstream grad
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.checks import SEED_MAX, integer
 from core.errors import InputError, ModelFileError
-from core.models import Model
+from core.models import Model, run_graph
 from core.predict import softmax
 from core.text import normalize
 
@@ -53,17 +52,8 @@ def require_cell(model: Model):
     return model.cell
 
 
-@functools.lru_cache(maxsize=64)  # a few sessions per model; the bound keeps reloaded models from piling up
-def io_names(session) -> tuple[frozenset[str], tuple[str, ...]]:
-    """A session's input and output names, asked once: asking costs more than a small step's run."""
-    return frozenset(i.name for i in session.get_inputs()), tuple(o.name for o in session.get_outputs())
-
-
 def run(session, feed: dict) -> dict[str, np.ndarray]:
-    """Run with the inputs the graph has (the exporter drops the ones a step never reads), outputs by name."""
-    inputs, outputs = io_names(session)
-    values = session.run(None, {k: v for k, v in feed.items() if k in inputs})
-    return dict(zip(outputs, values, strict=True))
+    return run_graph(session, feed)
 
 
 def trace(model: Model, text: str) -> Trace:

@@ -1,41 +1,21 @@
-"""Read the manifest, check each file, and run models through onnxruntime under the model contract.
-
-Contract (export/onnx_export.py writes it): input `tokens` int64 (batch, time); every other input is
-float32 recurrent state `<name>_in`, zeros meaning a fresh start, returned updated as `<name>_out`;
-output `logits` float32 (batch, time, vocab) before softmax.
-"""
+"""Load the models the manifest describes and run them through onnxruntime under the model contract
+(core/contract.py). Each graph is checked against its manifest entry when it loads: a fault switches off that
+model, or only its analysis cell, with a message that names the model and the reason."""
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from core.errors import InputError, ManifestError, ModelFileError
-from core.text import Vocab
+from core.contract import GATE_NAMES, ModelEntry, read_manifest, sha256_file
+from core.errors import InputError, ModelFileError
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
-REQUIRED = ("id", "arch", "task", "file", "sha256", "vocab", "unk_id", "params", "hidden_size", "metrics")
-ARCHS = ("ff", "rnn", "lstm", "gru")
 L2_BYTES = 2 * 2**20  # per core, on the 2-core machines this was measured on
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    id: str  # unique name, also the file stem
-    arch: str  # ff | rnn | lstm | gru
-    task: str  # "text" (next character) or "recall" (the long-range recall experiment)
-    path: Path  # the ONNX file
-    sha256: str  # of the ONNX file, checked before loading
-    vocab: Vocab  # tokens and the unknown id
-    params: int  # trainable parameters
-    hidden_size: int  # width of the recurrent state
-    entry: dict = field(repr=False)  # the whole manifest entry: metrics, training facts, corpus
 
 
 def models_dir() -> Path:
@@ -43,53 +23,7 @@ def models_dir() -> Path:
     return Path(os.environ.get("UNROLLED_MODELS_DIR") or SHIPPED_DIR)
 
 
-def read_manifest(folder: Path | None = None) -> list[ModelInfo]:
-    folder = Path(folder or models_dir())
-    path = folder / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ManifestError(f"{path} not found: train models with `python -m export.train all`") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ManifestError(f"{path} is not valid JSON: {e}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), list):
-        raise ManifestError(f'{path} must be {{"models": [...]}}')
-    infos = []
-    for i, entry in enumerate(manifest["models"]):
-        missing = [key for key in REQUIRED if key not in entry] if isinstance(entry, dict) else list(REQUIRED)
-        if missing:
-            raise ManifestError(f"{path}: entry {i} lacks {', '.join(missing)}")
-        if entry["arch"] not in ARCHS:
-            raise ManifestError(f"{path}: {entry['id']} has arch {entry['arch']!r}; valid ones: {', '.join(ARCHS)}")
-        try:
-            vocab = Vocab(entry["vocab"], entry["unk_id"])
-        except InputError as e:
-            raise ManifestError(f"{path}: {entry['id']}: {e}") from None
-        infos.append(
-            ModelInfo(
-                entry["id"],
-                entry["arch"],
-                entry["task"],
-                folder / entry["file"],
-                entry["sha256"],
-                vocab,
-                entry["params"],
-                entry["hidden_size"],
-                entry,
-            )
-        )
-    return infos
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def open_session(path: Path, sha256: str | None, model_id: str) -> ort.InferenceSession:
+def open_session(path: Path, sha256: str, model_id: str) -> ort.InferenceSession:
     """A checked CPU session, without thread spinning and without the memory arena that would keep what the
     largest input ever took (shared/FACTS.md)."""
     if not path.is_file():
@@ -115,33 +49,81 @@ def open_session(path: Path, sha256: str | None, model_id: str) -> ort.Inference
         raise ModelFileError(f"{model_id}: {path.name} could not be loaded: {e}") from None
 
 
+def check_io(entry: ModelEntry, session: ort.InferenceSession) -> None:
+    """The graph's inputs, outputs and state shapes must be the ones its entry promises."""
+    inputs = {"tokens", *(f"{n}_in" for n in entry.state_names)}
+    outputs = {"logits", *(f"{n}_out" for n in entry.state_names)}
+    have_in = {i.name: i.shape for i in session.get_inputs()}
+    have_out = {o.name for o in session.get_outputs()}
+    if set(have_in) != inputs or outputs - have_out:
+        raise ModelFileError(
+            f"{entry.id}: {entry.path.name} takes {sorted(have_in)} and gives {sorted(have_out)}, but a "
+            f"`{entry.arch}` graph takes {sorted(inputs)}: is it another model's file?"
+        )
+    for name in entry.state_names:
+        shape = have_in[f"{name}_in"][1:]  # (layers, hidden) after the batch axis
+        if [d for d in shape if isinstance(d, int)] != [entry.layers, entry.hidden_size][-len(shape) :]:
+            raise ModelFileError(
+                f"{entry.id}: its `{name}` state is {shape}, but the manifest says {entry.layers} x {entry.hidden_size}"
+            )
+
+
+@functools.lru_cache(maxsize=64)  # a few sessions per model; the bound keeps reloaded models from piling up
+def io_names(session) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A session's input and output names, asked once: asking costs more than a small step's run."""
+    return frozenset(i.name for i in session.get_inputs()), tuple(o.name for o in session.get_outputs())
+
+
+def run_graph(session, feed: dict) -> dict[str, np.ndarray]:
+    """Run with the inputs the graph has (the exporter drops the ones a step never reads), outputs by name."""
+    inputs, outputs = io_names(session)
+    values = session.run(None, {k: v for k, v in feed.items() if k in inputs})
+    return dict(zip(outputs, values, strict=True))
+
+
 class Model:
     """One shared InferenceSession (thread-safe) for the model, and one for its analysis cell if it ships one."""
 
-    def __init__(self, info: ModelInfo):
-        self.info = info
-        self.session = open_session(info.path, info.sha256, info.id)
+    def __init__(self, entry: ModelEntry):
+        self.info = entry
+        self.state_names = list(entry.state_names)
+        self.session = open_session(entry.path, entry.sha256, entry.id)
+        check_io(entry, self.session)
+        self.state_shapes = {n: [entry.layers, entry.hidden_size] for n in self.state_names}
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        probe = self.run(np.zeros((1, 1), np.int64))["logits"]
+        if probe.shape[-1] != len(entry.vocab):
+            raise ModelFileError(
+                f"{entry.id}: the graph scores {probe.shape[-1]} tokens, but its `vocab` has {len(entry.vocab)}"
+            )
         self.cell = self.back = None
         self.cell_problem = "this model ships no analysis cell"
-        if info.entry.get("cell_file") and info.entry.get("back_file"):
+        if entry.cell_path is not None:
             try:
-                folder = info.path.parent
-                entry = info.entry
-                self.cell = open_session(folder / entry["cell_file"], entry.get("cell_sha256"), info.id)
-                self.back = open_session(folder / entry["back_file"], entry.get("back_sha256"), info.id)
+                self.cell, self.back = self._open_cells()
             except ModelFileError as e:
-                self.cell = self.back = None
                 self.cell_problem = str(e)
-        inputs = {i.name: i for i in self.session.get_inputs()}
-        outputs = {o.name for o in self.session.get_outputs()}
-        if "tokens" not in inputs or "logits" not in outputs:
-            raise ModelFileError(f"{info.id}: the graph needs a `tokens` input and a `logits` output")
-        self.state_names = [name[: -len("_in")] for name in inputs if name != "tokens"]
-        bad = [n for n in self.state_names if not (f"{n}_in" in inputs and f"{n}_out" in outputs)]
-        if bad:
-            raise ModelFileError(f"{info.id}: state inputs {bad} need matching `_out` outputs")
-        self.state_shapes = {n: [d for d in inputs[f"{n}_in"].shape[1:]] for n in self.state_names}
-        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def _open_cells(self):
+        """The analysis cell and backward step, each run once on a zero state to check it fits this model."""
+        entry = self.info
+        cell = open_session(entry.cell_path, entry.cell_sha256, entry.id)
+        back = open_session(entry.back_path, entry.back_sha256, entry.id)
+        zeros = np.zeros((1, 1, entry.hidden_size), np.float32)
+        feed = {"tokens": np.zeros((1, 1), np.int64), "glogits_in": np.zeros((1, 1, len(entry.vocab)), np.float32)}
+        for n in self.state_names:
+            feed[f"{n}_in"] = feed[f"g{n}_in"] = zeros
+        try:
+            gates = run_graph(cell, feed)["gates"]
+            back_out = run_graph(back, {**feed, "gates": gates})
+        except Exception as e:  # onnxruntime's InvalidArgument, or a missing output, on another model's cell
+            raise ModelFileError(f"{entry.id}: its analysis cell does not fit the model ({type(e).__name__})") from None
+        if gates.shape[1:] != (len(GATE_NAMES[entry.arch]), entry.hidden_size) or "gx_out" not in back_out:
+            raise ModelFileError(
+                f"{entry.id}: its analysis cell gives gates of shape {gates.shape[1:]}, not "
+                f"({len(GATE_NAMES[entry.arch])}, {entry.hidden_size}) for a `{entry.arch}` of this size"
+            )
+        return cell, back
 
     @property
     def id(self) -> str:
@@ -168,18 +150,22 @@ class Model:
         try:
             values = self.session.run(None, feed)
         except Exception as e:  # InvalidArgument and friends do not derive from ValueError
-            raise InputError(f"{self.id}: {e}") from None
+            raise ModelFileError(f"{self.id}: the graph failed to run: {e}") from None
         return dict(zip(self.output_names, values, strict=True))
 
 
 def load_models(folder: Path | None = None, task: str | None = "text") -> tuple[dict[str, Model], dict[str, str]]:
-    """Every usable model of `task` by id, and a message for each one that could not be loaded."""
-    models, problems = {}, {}
-    for info in read_manifest(folder):
-        if task is not None and info.task != task:
+    """Every usable model of `task` by id, and a message for each one that could not be loaded (by model id).
+    Raises ManifestError only when the manifest itself cannot be read."""
+    entries, problems = read_manifest(Path(folder or models_dir()))
+    models = {}
+    for entry in entries:
+        if task is not None and entry.task != task:
             continue
         try:
-            models[info.id] = Model(info)
+            models[entry.id] = Model(entry)
         except ModelFileError as e:
-            problems[info.id] = str(e)
+            problems[entry.id] = str(e)
+    if task is not None:  # a broken entry of the other task is that page's business
+        problems = {k: v for k, v in problems.items() if not any(e.id == k and e.task != task for e in entries)}
     return models, problems

@@ -28,10 +28,10 @@ class Answer:
 
 
 def spec(model: Model) -> dict[str, str]:
-    task_spec = model.info.entry.get("task_spec")
-    if not task_spec or not all(task_spec.get(f) for f in ("keys", "distractors", "query")):
+    task_spec = model.info.task_spec
+    if task_spec is None:
         raise InputError(f"{model.id} is not a recall model (its manifest entry has no task_spec)")
-    return task_spec
+    return {"keys": task_spec.keys, "distractors": task_spec.distractors, "query": task_spec.query}
 
 
 def sequence(model: Model, key: str, k: int, seed: int = 0) -> str:
@@ -55,4 +55,4 @@ def ask(model: Model, key: str, k: int, seed: int = 0) -> Answer:
 
 def curve(model: Model) -> dict[int, float]:
     """The accuracy against k measured at export (500 fresh sequences per k)."""
-    return {int(k): float(v) for k, v in model.info.entry["metrics"]["accuracy"].items()}
+    return dict(model.info.accuracy)

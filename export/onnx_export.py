@@ -31,8 +31,8 @@ from export.cells import (
     input_names,
     output_names,
 )
+from export.config import TrainConfig, machine
 from export.models import count_params
-from export.train import TrainConfig, machine
 from export.units import tracking_units
 
 OPSET = 17

@@ -17,10 +17,8 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,37 +26,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from export import corpus as corpus_lib
+from export.config import TrainConfig
 from export.models import ModelConfig, build
+from export.onnx_export import export_trained
 from export.tasks import IGNORE, make_task
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    id: str  # model id in the manifest and file names
-    arch: str  # ff | rnn | lstm | gru
-    corpus: str = "shakespeare"  # `shakespeare`, `tiny`, or a path to a UTF-8 text file
-    hidden_size: int = 256  # recurrent state width
-    embed_size: int = 64  # character embedding width
-    layers: int = 1  # stacked recurrent layers
-    batch_size: int = 64  # parallel streams of text
-    seq_len: int = 128  # characters per step: how far back gradients flow (truncated BPTT)
-    steps: int = 2000  # optimiser steps
-    lr: float = 2e-3  # Adam's peak learning rate
-    min_lr: float = 1e-4  # where the cosine schedule ends
-    warmup: int = 50  # linear warm-up steps
-    clip: float = 1.0  # gradient-norm clipping threshold; 0 switches clipping off
-    seed: int = 1234  # seeds weights and data order
-    eval_every: int = 250  # steps between validations
-    checkpoint_every: int = 250  # steps between checkpoints
-    bf16: bool = False  # bfloat16 autocast: about 2x faster on CPUs with AMX, weights stay float32
-    threads: int = 2  # torch intra-op threads
-    task: str = "text"  # `text`: next character everywhere; `recall`: the key after a lag (export/tasks.py)
-    recall_max_k: int = 0  # recall only: the longest lag (distractors between key and query) trained on
-    curriculum: int = 0  # recall only: steps over which the longest lag grows from 10 to recall_max_k
-    recall_lags: str = "uniform"  # recall only: lags drawn `uniform` in 1..longest, or `log-uniform`
-    forget_bias: float = 0.0  # LSTM only: added to the forget gate's bias at init, so memory starts long
 
 
 # What ships. Sizes and steps were chosen so that `all` fits in an hour on 2 cores (README has the figures).
@@ -251,55 +224,38 @@ def clipping_runs(out_dir: Path, run_dir: Path, config: TrainConfig = CLIPPING) 
     return runs
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
-
-
 # -----------------------------------------------------------------------------
 
 
-def main(argv=None) -> int:
-    from export.onnx_export import export_trained
+# Flags that override a preset's settings: declared once, each named after its TrainConfig field.
+OVERRIDES = (
+    ("corpus", str, "`shakespeare` (default), `tiny`, or a UTF-8 text file of your own"),
+    ("id", str, "model id (default: the preset's)"),
+    ("steps", int, None),
+    ("hidden_size", int, None),
+    ("batch_size", int, None),
+    ("seq_len", int, None),
+    ("recall_lags", str, "recall only: how lags are drawn, `uniform` or `log-uniform`"),
+    ("clip", float, "gradient-norm clipping threshold; 0 switches it off"),
+    ("seed", int, None),
+)
 
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("preset", choices=[*PRESETS, *GROUPS, "clipping"], help="what to train; `all`: what ships")
     parser.add_argument("--quick", action="store_true", help="small and short: minutes, not an hour")
-    parser.add_argument("--corpus", help="`shakespeare` (default), `tiny`, or a UTF-8 text file of your own")
-    parser.add_argument("--id", help="model id (default: the preset's)")
-    parser.add_argument("--steps", type=int)
-    parser.add_argument("--hidden-size", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--seq-len", type=int)
-    parser.add_argument("--recall-lags", choices=["uniform", "log-uniform"], help="recall only: how lags are drawn")
-    parser.add_argument("--clip", type=float, help="gradient-norm clipping threshold; 0 switches it off")
-    parser.add_argument("--seed", type=int)
+    for field, kind, text in OVERRIDES:
+        parser.add_argument("--" + field.replace("_", "-"), type=kind, help=text)
     parser.add_argument("--out", type=Path, default=ROOT / "models", help="folder of ONNX files and manifest.json")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="folder for checkpoints")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     args = parser.parse_args(argv)
 
     names = GROUPS.get(args.preset, (args.preset,))
-    overrides = {
-        k: v
-        for k, v in {
-            "corpus": args.corpus,
-            "id": args.id,
-            "steps": args.steps,
-            "seed": args.seed,
-            "hidden_size": args.hidden_size,
-            "clip": args.clip,
-            "batch_size": args.batch_size,
-            "recall_lags": args.recall_lags,
-            "seq_len": args.seq_len,
-        }.items()
-        if v is not None
-    }
+    overrides = {field: getattr(args, field) for field, _, _ in OVERRIDES if getattr(args, field) is not None}
+    if overrides.get("recall_lags") not in (None, "uniform", "log-uniform"):
+        parser.error("--recall-lags is `uniform` or `log-uniform`")
     if args.id and len(names) > 1:
         parser.error("--id names one model; it cannot be used with `all`")
     for name in names:

@@ -7,8 +7,9 @@ import numpy as np
 import onnx
 import pytest
 
+from core.contract import read_manifest
 from core.errors import InputError, ManifestError, ModelFileError
-from core.models import SHIPPED_DIR, load_models, read_manifest
+from core.models import SHIPPED_DIR, load_models
 from core.predict import CHECKPOINT_EVERY, lookahead, read, sample, softmax, top_k
 from core.text import MAX_CHARS, Vocab, cap, normalize, visible
 
@@ -50,7 +51,8 @@ def test_manifest_entries_carry_the_contract_fields():
 
 
 def test_shipped_files_pass_the_onnx_checker_and_fit_in_20_mb():
-    infos = read_manifest()
+    infos, problems = read_manifest(SHIPPED_DIR)
+    assert not problems
     for info in infos:
         graph = onnx.load(info.path)
         onnx.checker.check_model(graph, full_check=True)
@@ -64,7 +66,7 @@ def test_shipped_files_pass_the_onnx_checker_and_fit_in_20_mb():
 
 
 def test_held_out_loss_orders_lstm_before_rnn_before_ff():
-    metric = {i.arch: i.entry["metrics"]["test_nats_per_char"] for i in read_manifest() if i.task == "text"}
+    metric = {i.arch: i.test_nats_per_char for i in read_manifest(SHIPPED_DIR)[0] if i.task == "text"}
     assert metric["lstm"] < metric["rnn"] < metric["ff"]
     assert metric["lstm"] <= 1.55
 
@@ -262,7 +264,8 @@ def test_a_corrupt_file_fails_its_hash(copied):
 
 
 def test_a_garbled_file_with_a_matching_hash_is_refused_cleanly(copied):
-    from core.models import Model, sha256_file
+    from core.contract import sha256_file
+    from core.models import Model
 
     (copied / "ff.onnx").write_bytes(b"not an onnx graph")
     manifest = json.loads((copied / "manifest.json").read_text())
@@ -270,16 +273,22 @@ def test_a_garbled_file_with_a_matching_hash_is_refused_cleanly(copied):
         if entry["id"] == "ff":
             entry["sha256"] = sha256_file(copied / "ff.onnx")
     (copied / "manifest.json").write_text(json.dumps(manifest))
-    info = next(i for i in read_manifest(copied) if i.id == "ff")
+    info = next(i for i in read_manifest(copied)[0] if i.id == "ff")
     with pytest.raises(ModelFileError, match="could not be loaded"):
         Model(info)
 
 
-@pytest.mark.parametrize("content", ["", "{not json", '{"models": 3}', '{"models": [{"id": "x"}]}'])
+@pytest.mark.parametrize("content", ["", "{not json", '{"models": 3}', "[]"])
 def test_a_bad_manifest_raises_a_manifest_error(tmp_path, content):
     (tmp_path / "manifest.json").write_text(content)
     with pytest.raises(ManifestError):
         read_manifest(tmp_path)
+
+
+def test_a_bad_entry_is_a_problem_of_that_entry_alone(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"models": [{"id": "x"}, "not an entry"]}')
+    entries, problems = read_manifest(tmp_path)
+    assert entries == [] and set(problems) == {"x", "entry 1"} and "arch" in problems["x"]
 
 
 # -----------------------------------------------------------------------------
@@ -351,5 +360,5 @@ def test_shipped_recall_curves_reach_the_goals(recall_models):
     by_arch = {m.info.arch: m for m in recall_models.values()}
     lstm = recall.curve(by_arch["lstm"])
     assert lstm[200] >= 0.99 and lstm[500] >= 0.9
-    rnn_horizon = by_arch["rnn"].info.entry["metrics"]["horizon_90"]
-    assert by_arch["lstm"].info.entry["metrics"]["horizon_90"] >= 10 * rnn_horizon
+    rnn_horizon = by_arch["rnn"].info.horizon_90
+    assert by_arch["lstm"].info.horizon_90 >= 10 * rnn_horizon

@@ -331,9 +331,9 @@ def test_runtime_backprop_through_time_equals_torch_autograd(arch, tmp_path):
         assert memory.gradient_norms[k] == pytest.approx(exact, rel=0.8)  # a 4-probe Hutchinson estimate
 
 
-def test_training_and_runtime_normalise_text_the_same_way():
-    """export/ and core/ each keep their own copy (the runtime never imports training code)."""
-    from core.text import normalize as runtime_normalize
+def test_training_and_runtime_share_one_contract():
+    """Normalisation, the unknown token and hashing are written once (core/contract.py) and used by both."""
+    from core import contract
 
-    for text in ["a\r\nb\rc", "e\u0301", "ﬁ", "tab\there", "😀 中文", "Ω\u2126"]:
-        assert corpus_lib.normalize(text) == runtime_normalize(text)
+    assert corpus_lib.normalize is contract.normalize and corpus_lib.sha256_file is contract.sha256_file
+    assert corpus_lib.build_vocab("ba")[0] == contract.UNK == "<unk>"

@@ -33,8 +33,8 @@ def test_recall_horizons_shown_are_the_measured_ones(lab):
     models, _ = load_models(task="recall")
     for model in models.values():
         name = {"rnn": "Vanilla RNN", "lstm": "LSTM", "gru": "GRU"}[model.info.arch]
-        assert metric(lab, f"{name} horizon") == f"{model.info.entry['metrics']['horizon_90']:,} steps"
-    by_arch = {m.info.arch: m.info.entry["metrics"]["horizon_90"] for m in models.values()}
+        assert metric(lab, f"{name} horizon") == f"{model.info.horizon_90:,} steps"
+    by_arch = {m.info.arch: m.info.horizon_90 for m in models.values()}
     expected = f"{by_arch['lstm'] / by_arch['rnn']:.0f}×" if by_arch["rnn"] else "∞"
     assert metric(lab, "LSTM horizon / RNN horizon") == expected
 
@@ -118,7 +118,7 @@ def test_the_lstm_view_draws_each_gate_from_its_own_index(monkeypatch):
     expected = np.stack([gates[start:, 0, unit], gates[start:, 1, unit], gates[start:, 3, unit], cell])
     np.testing.assert_allclose(drawn[0], expected, atol=1e-5)
     at.radio(key="lstm_gate").set_value("forget").run()
-    tracking = [u["unit"] for u in lstm.info.entry["tracking_units"] if abs(u["correlation"]) >= MIN_TRACKING_R]
+    tracking = [u.unit for u in lstm.info.tracking_units if abs(u.correlation) >= MIN_TRACKING_R]
     shown = (tracking + [u for u in range(lstm.info.hidden_size) if u not in tracking])[:16]
     np.testing.assert_allclose(drawn[-1], gates[start:, 1, shown].T, atol=1e-5)
 

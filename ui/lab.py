@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from core import recall
+from core.contract import gate_index
 from core.errors import UnrolledError
 from core.memory import MAX_ANALYSIS_CHARS, Memory, analyse
 from core.models import Model, models_dir
@@ -19,7 +20,7 @@ from ui.i18n import t
 from ui.panels import display_name, prose
 
 # The analysis cell's gate order (export/cells.py): i, f, g, o. None: the cell state itself, not a gate.
-GATES = {"input": 0, "forget": 1, "output": 3, "cell": None}
+GATES = {g: gate_index("lstm", g) for g in ("input", "forget", "output")} | {"cell": None}
 # Features the unit search looks for (export/units.py writes these names into the manifest).
 FEATURES = {
     "just after a newline": "lab.feature_newline",
@@ -46,7 +47,7 @@ def recall_panel(models: dict[str, Model]) -> dict:
     for model in models.values():
         curve = recall.curve(model)
         rows += [{"model": display_name(model), "k": k, "accuracy": acc} for k, acc in curve.items()]
-        horizons[model.id] = model.info.entry["metrics"]["horizon_90"]
+        horizons[model.id] = model.info.horizon_90
     st.vega_lite_chart(
         charts.spec(
             charts.lines(
@@ -289,8 +290,8 @@ def run_label(run: dict) -> str:
 def lstm_panel(model: Model, mem: Memory) -> dict:
     st.header(t("lab.lstm_title"))
     prose("lstm_inside")
-    tracking = [u for u in model.info.entry.get("tracking_units", []) if abs(u["correlation"]) >= MIN_TRACKING_R]
-    found = {u["unit"]: u for u in tracking}
+    tracking = [u for u in model.info.tracking_units if abs(u.correlation) >= MIN_TRACKING_R]
+    found = {u.unit: u for u in tracking}
     units = list(found)
     rest = [u for u in range(model.info.hidden_size) if u not in found]
 
@@ -298,8 +299,8 @@ def lstm_panel(model: Model, mem: Memory) -> dict:
         if u not in found:
             return t("lab.unit", unit=u)
         f = found[u]
-        feature = t(FEATURES[f["feature"]]) if f["feature"] in FEATURES else f["feature"]
-        return t("lab.unit_tracks", unit=u, feature=feature, signal=f["signal"], r=f"{f['correlation']:+.2f}")
+        feature = t(FEATURES[f.feature]) if f.feature in FEATURES else f.feature
+        return t("lab.unit_tracks", unit=u, feature=feature, signal=f.signal, r=f"{f.correlation:+.2f}")
 
     unit = st.selectbox(t("lab.unit_picker"), units + rest, format_func=unit_label, key="lstm_unit")
     tr = mem.trace
@@ -313,7 +314,7 @@ def lstm_panel(model: Model, mem: Memory) -> dict:
         width="content",
         alt=t("lab.unit_alt", unit=unit, low=f"{np.tanh(cell).min():+.2f}", high=f"{np.tanh(cell).max():+.2f}"),
     )
-    values = np.stack([tr.gates[start:, 0, unit], tr.gates[start:, 1, unit], tr.gates[start:, 3, unit], np.tanh(cell)])
+    values = np.stack([tr.gates[start:, GATES[g], unit] for g in ("input", "forget", "output")] + [np.tanh(cell)])
     gate_names = [t("lab.gate_input"), t("lab.gate_forget"), t("lab.gate_output"), "tanh(cell)"]
     st.vega_lite_chart(
         charts.spec(charts.matrix(text, values, gate_names, t("lab.value"), (-1, 1), "redblue", words=chart_words())),

@@ -89,8 +89,7 @@ def model_view(model: Model, reading: Reading) -> dict:
 
 
 def model_card(model: Model, name: str) -> dict:
-    entry = model.info.entry
-    training = entry.get("training", {})
+    entry = model.info
     return {
         "id": model.id,
         "name": name,
@@ -103,9 +102,9 @@ def model_card(model: Model, name: str) -> dict:
         "facts": t(
             "live.card_facts",
             params=f"{model.info.params:,}",
-            loss=f"{entry['metrics']['test_nats_per_char']:.3f}",
-            minutes=f"{training.get('seconds', 0) / 60:.1f}",
-            steps=f"{training.get('steps', 0):,}",
+            loss=f"{entry.test_nats_per_char:.3f}",
+            minutes=f"{entry.training_seconds / 60:.1f}",
+            steps=f"{entry.training_steps:,}",
         ),
     }
 

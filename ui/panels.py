@@ -10,8 +10,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.contract import ARCHS
 from core.errors import UnrolledError
-from core.models import ARCHS, Model, load_models
+from core.models import Model, load_models
 from core.predict import Reading, read
 from ui import i18n
 

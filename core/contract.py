@@ -1,0 +1,287 @@
+"""The model contract, written once: what models/manifest.json holds, how text becomes token ids, which states
+and gates each architecture has. export/ writes by it and core/ reads by it; both import this module.
+
+A manifest entry becomes a typed ModelEntry only if every field checks out (types, ranges, files inside the
+models folder, a recall model's task_spec); a fault in one entry switches off that model alone. The graphs
+are checked against their entries when core/models.py loads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import InputError, ManifestError
+
+UNK = "<unk>"  # the unknown token: always id 0, so any character a model never saw reads as id 0
+UNK_ID = 0
+ARCHS = ("ff", "rnn", "lstm", "gru")
+TASKS = ("text", "recall")
+STATE_NAMES = {"ff": (), "rnn": ("h",), "gru": ("h",), "lstm": ("h", "c")}  # graph inputs <name>_in, outputs <name>_out
+# The analysis cell's `gates` output, (B, G, H), in this order (export/cells.py computes them so).
+GATE_NAMES = {
+    "ff": ("hidden",),
+    "rnn": ("hidden",),
+    "gru": ("reset", "update", "candidate"),
+    "lstm": ("input", "forget", "candidate", "output"),
+}
+ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # shown in messages and used in file names
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def gate_index(arch: str, gate: str) -> int:
+    return GATE_NAMES[arch].index(gate)
+
+
+# -----------------------------------------------------------------------------
+# text
+
+
+def normalize(text: str) -> str:
+    """NFC; \\r\\n and \\r become \\n; lone surrogates (which cannot travel back to a browser) become U+FFFD."""
+    if not isinstance(text, str):
+        raise InputError(f"text must be a string, not {type(text).__name__}")
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def build_vocab(text: str) -> list[str]:
+    """A training text's characters, sorted, after the unknown token."""
+    return [UNK] + sorted(set(text))
+
+
+class Vocab:
+    def __init__(self, tokens: list[str], unk_id: int = UNK_ID):
+        if not 0 <= unk_id < len(tokens):
+            raise InputError(f"unk_id {unk_id} is outside a vocabulary of {len(tokens)} tokens")
+        self.tokens, self.unk_id = list(tokens), unk_id
+        self.index = {token: i for i, token in enumerate(tokens) if len(token) == 1}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, text: str) -> np.ndarray:
+        """int64 ids, one per character of the normalised text; the unknown token for any other character."""
+        return np.fromiter((self.index.get(ch, self.unk_id) for ch in normalize(text)), dtype=np.int64)
+
+    def known(self, ch: str) -> bool:
+        return ch in self.index
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -----------------------------------------------------------------------------
+# the manifest
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    keys: str  # the characters a recall sequence starts with; the right answer is one of them
+    distractors: str  # the characters between the key and the query
+    query: str  # the character that asks for the key
+
+
+@dataclass(frozen=True)
+class TrackingUnit:
+    unit: int  # index into the hidden or cell state
+    signal: str  # "h" or "c"
+    feature: str  # what it tracks, in export/units.py's words
+    correlation: float
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: str
+    arch: str  # one of ARCHS
+    task: str  # one of TASKS
+    path: Path  # the graph, inside the models folder
+    sha256: str
+    vocab: Vocab
+    params: int
+    hidden_size: int
+    layers: int
+    embed_size: int | None  # the character embedding's width, where the entry records it
+    test_nats_per_char: float | None  # held-out loss (text models)
+    val_nats_per_char: float | None
+    accuracy: dict[int, float]  # recall models: accuracy against the lag k
+    horizon_90: int | None  # recall models: largest k with at least 90%
+    training_seconds: float
+    training_steps: int
+    cell_path: Path | None  # the analysis cell and its backward step, when shipped
+    cell_sha256: str | None
+    back_path: Path | None
+    back_sha256: str | None
+    task_spec: TaskSpec | None
+    tracking_units: tuple[TrackingUnit, ...]
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return STATE_NAMES[self.arch]
+
+
+def _fail(entry: str, message: str):
+    raise ManifestError(f"{entry}: {message}")
+
+
+def _int(where: str, raw: dict, key: str, low: int = 0, default=None) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        _fail(where, f"`{key}` must be a whole number of at least {low}, not {value!r}")
+    return value
+
+
+def _float(where: str, raw: dict, key: str, optional: bool = False) -> float | None:
+    value = raw.get(key)
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        _fail(where, f"`{key}` must be a non-negative number, not {value!r}")
+    return float(value)
+
+
+def _file(where: str, folder: Path, raw: dict, key: str) -> Path:
+    """A file named by the entry, which must lie inside the models folder (no absolute paths, no ..)."""
+    name = raw.get(key)
+    if not isinstance(name, str) or not name.endswith(".onnx"):
+        _fail(where, f"`{key}` must name an .onnx file, not {name!r}")
+    path = (folder / name).resolve()
+    if Path(name).is_absolute() or not path.is_relative_to(folder.resolve()):
+        _fail(where, f"`{key}` {name!r} points outside the models folder")
+    return path
+
+
+def _sha(where: str, raw: dict, key: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not SHA256.match(value):
+        _fail(where, f"`{key}` must be a sha256 (64 lowercase hex digits), not {value!r}")
+    return value
+
+
+def entry_from_dict(raw, folder: Path, position: int) -> ModelEntry:
+    """A typed entry, or ManifestError naming the entry and the first thing wrong with it."""
+    if not isinstance(raw, dict):
+        _fail(f"entry {position}", f"must be an object, not {type(raw).__name__}")
+    mid = raw.get("id")
+    if not isinstance(mid, str) or not ID.match(mid):
+        _fail(f"entry {position}", f"`id` must be letters, digits, '.', '_' or '-', not {mid!r}")
+    where = f"model `{mid}`"
+    if raw.get("arch") not in ARCHS:
+        _fail(where, f"`arch` {raw.get('arch')!r} is not one of {', '.join(ARCHS)}")
+    if raw.get("task") not in TASKS:
+        _fail(where, f"`task` {raw.get('task')!r} is not one of {', '.join(TASKS)}")
+    tokens = raw.get("vocab")
+    if not isinstance(tokens, list) or len(tokens) < 2 or not all(isinstance(t, str) for t in tokens):
+        _fail(where, "`vocab` must be a list of the unknown token and at least one character")
+    if tokens[UNK_ID] != UNK or not all(len(t) == 1 for t in tokens[1:]) or len(set(tokens)) != len(tokens):
+        _fail(where, f"`vocab` must be {UNK!r} followed by distinct single characters")
+    if raw.get("unk_id", UNK_ID) != UNK_ID or isinstance(raw.get("unk_id"), bool):
+        _fail(where, f"`unk_id` must be {UNK_ID}, the position of {UNK!r}, not {raw.get('unk_id')!r}")
+    metrics = raw.get("metrics")
+    if not isinstance(metrics, dict):
+        _fail(where, "`metrics` must be an object")
+    training = raw.get("training", {})
+    if not isinstance(training, dict):
+        _fail(where, "`training` must be an object")
+    accuracy, horizon, spec = {}, None, None
+    if raw["task"] == "text":
+        test, val = _float(where, metrics, "test_nats_per_char"), _float(where, metrics, "val_nats_per_char", True)
+    else:
+        test = val = None
+        curve = metrics.get("accuracy")
+        if not isinstance(curve, dict) or not curve:
+            _fail(where, "a recall model's `metrics.accuracy` must map lags to accuracies")
+        try:
+            accuracy = {int(k): float(v) for k, v in curve.items()}
+        except (TypeError, ValueError):
+            _fail(where, "`metrics.accuracy` must map whole-number lags to accuracies")
+        if not all(0 <= v <= 1 for v in accuracy.values()):
+            _fail(where, "`metrics.accuracy` values must lie between 0 and 1")
+        horizon = _int(where, metrics, "horizon_90")
+        spec = raw.get("task_spec")
+        fields = ("keys", "distractors", "query")
+        if not isinstance(spec, dict) or not all(isinstance(spec.get(f), str) and spec.get(f) for f in fields):
+            _fail(where, "a recall model needs `task_spec` with `keys`, `distractors` and `query`")
+        spec = TaskSpec(spec["keys"], spec["distractors"], spec["query"])
+        missing = set(spec.keys + spec.distractors + spec.query) - set(tokens)
+        if missing:
+            _fail(where, f"`task_spec` uses characters outside `vocab`: {''.join(sorted(missing))!r}")
+    hidden = _int(where, raw, "hidden_size", 1)
+    cell = back = cell_sha = back_sha = None
+    if raw.get("cell_file") is not None or raw.get("back_file") is not None:
+        cell, back = _file(where, folder, raw, "cell_file"), _file(where, folder, raw, "back_file")
+        cell_sha, back_sha = _sha(where, raw, "cell_sha256"), _sha(where, raw, "back_sha256")
+    units = raw.get("tracking_units", [])
+    try:
+        tracking = tuple(
+            TrackingUnit(int(u["unit"]), str(u["signal"]), str(u["feature"]), float(u["correlation"])) for u in units
+        )
+    except (TypeError, KeyError, ValueError):
+        _fail(where, "`tracking_units` must be a list of {unit, signal, feature, correlation}")
+    if not all(0 <= u.unit < hidden and u.signal in STATE_NAMES[raw["arch"]] for u in tracking):
+        _fail(where, "a tracking unit lies outside the model's states")
+    return ModelEntry(
+        id=mid,
+        arch=raw["arch"],
+        task=raw["task"],
+        path=_file(where, folder, raw, "file"),
+        sha256=_sha(where, raw, "sha256"),
+        vocab=Vocab(tokens, UNK_ID),
+        params=_int(where, raw, "params", 1),
+        hidden_size=hidden,
+        layers=_int(where, raw, "layers", 1, default=1),
+        embed_size=_int(where, raw, "embed_size", 1) if "embed_size" in raw else None,
+        test_nats_per_char=test,
+        val_nats_per_char=val,
+        accuracy=accuracy,
+        horizon_90=horizon,
+        training_seconds=_float(where, training, "seconds", True) or 0.0,
+        training_steps=_int(where, training, "steps", 0, default=0),
+        cell_path=cell,
+        cell_sha256=cell_sha,
+        back_path=back,
+        back_sha256=back_sha,
+        task_spec=spec,
+        tracking_units=tracking,
+    )
+
+
+def read_manifest(folder: Path) -> tuple[list[ModelEntry], dict[str, str]]:
+    """Every valid entry, and a message for each invalid one (by model id, or `entry N` without one).
+    A manifest that cannot be read at all raises ManifestError with how to fix it."""
+    path = Path(folder) / "manifest.json"
+    fix = "retrain with `python -m export.train all`, or point UNROLLED_MODELS_DIR at a models folder"
+    if not path.is_file():
+        raise ManifestError(f"{path} is missing or not a file: {fix}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ManifestError(f"{path} cannot be read as JSON ({e}): {fix}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), list):
+        raise ManifestError(f'{path} must be {{"models": [...]}}: {fix}')
+    entries, problems, seen = [], {}, set()
+    for position, raw in enumerate(manifest["models"]):
+        try:
+            entry = entry_from_dict(raw, Path(folder), position)
+        except ManifestError as e:
+            name = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"entry {position}"
+            problems[name] = str(e)
+            continue
+        if entry.id in seen:
+            problems[f"{entry.id} (entry {position})"] = f"model `{entry.id}` appears twice; the first one is used"
+            continue
+        seen.add(entry.id)
+        entries.append(entry)
+    return entries, problems
