@@ -22,8 +22,7 @@ DEFAULT_TEXT = "neuron"
 def load_or_stop():
     """The models that loaded; a message for each one that did not; a stop if none did."""
     models, problems = panels.shared_models(str(models_dir()))
-    for mid, problem in problems.items():
-        st.warning(t("warn.model_off", model=mid, problem=problem))
+    panels.show_problems(problems)
     if not models:
         st.error(t("error.no_models"))
         st.stop()

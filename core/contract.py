@@ -219,6 +219,10 @@ def entry_from_dict(raw, folder: Path, position: int) -> ModelEntry:
         if missing:
             _fail(where, f"`task_spec` uses characters outside `vocab`: {''.join(sorted(missing))!r}")
     hidden = _int(where, raw, "hidden_size", 1)
+    layers = _int(where, raw, "layers", 1, default=1)
+    states = raw.get("state", {n: [layers, hidden] for n in STATE_NAMES[raw["arch"]]})
+    if states != {n: [layers, hidden] for n in STATE_NAMES[raw["arch"]]}:
+        _fail(where, f"`state` {states!r} does not match a `{raw['arch']}` of {layers} x {hidden}")
     cell = back = cell_sha = back_sha = None
     if raw.get("cell_file") is not None or raw.get("back_file") is not None:
         cell, back = _file(where, folder, raw, "cell_file"), _file(where, folder, raw, "back_file")
@@ -241,7 +245,7 @@ def entry_from_dict(raw, folder: Path, position: int) -> ModelEntry:
         vocab=Vocab(tokens, UNK_ID),
         params=_int(where, raw, "params", 1),
         hidden_size=hidden,
-        layers=_int(where, raw, "layers", 1, default=1),
+        layers=layers,
         embed_size=_int(where, raw, "embed_size", 1) if "embed_size" in raw else None,
         test_nats_per_char=test,
         val_nats_per_char=val,

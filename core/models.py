@@ -5,6 +5,7 @@ model, or only its analysis cell, with a message that names the model and the re
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 
@@ -89,6 +90,9 @@ class Model:
         self.state_names = list(entry.state_names)
         self.session = open_session(entry.path, entry.sha256, entry.id)
         check_io(entry, self.session)
+        written = self.session.get_modelmeta().custom_metadata_map.get("vocab")  # export writes it into the graph
+        if written is not None and json.loads(written) != entry.vocab.tokens:
+            raise ModelFileError(f"{entry.id}: the graph was trained on another vocabulary than its entry's `vocab`")
         self.state_shapes = {n: [entry.layers, entry.hidden_size] for n in self.state_names}
         self.output_names = [o.name for o in self.session.get_outputs()]
         probe = self.run(np.zeros((1, 1), np.int64))["logits"]

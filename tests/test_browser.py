@@ -123,6 +123,9 @@ def test_typing_updates_every_model_s_predictions(server, browser):
     after = bar_texts(page)
     assert len(after) == 3 and all(a != b for a, b in zip(after, before, strict=True))
     assert after[2].splitlines()[0].strip() == "e"  # the LSTM finishes Hamlet's line
+    nets = page.locator(".live .net-svg svg")
+    arrows = [nets.nth(i).locator("line.recurrent").count() for i in range(3)]
+    assert arrows == [0, 7, 7]  # no step-to-step arrows for the feed-forward net; 7 between 8 steps otherwise
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "typing.png", full_page=True)
     assert page.locator("text=Traceback").count() == 0

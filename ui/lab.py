@@ -259,7 +259,11 @@ def training_logs() -> list[dict]:
     if not path.exists():
         st.info(t("lab.no_clipping"))
         return []
-    runs, norms, loss = clipping_charts(str(path), path.stat().st_mtime, i18n.lang())
+    try:
+        runs, norms, loss = clipping_charts(str(path), path.stat().st_mtime, i18n.lang())
+    except (OSError, ValueError, KeyError, TypeError) as e:  # not JSON, or not the runs export/train.py writes
+        st.warning(t("lab.bad_clipping", problem=f"{type(e).__name__}: {e}"))
+        return []
     summaries = [
         t(
             "lab.run_summary",

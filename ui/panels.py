@@ -30,6 +30,15 @@ def shared_models(folder: str, task: str = "text") -> tuple[dict[str, Model], di
     return models, problems
 
 
+def show_problems(problems: dict[str, str]) -> None:
+    """What could not be loaded: one error for an unreadable manifest, a warning per switched-off model."""
+    for mid, problem in problems.items():
+        if mid == "manifest":
+            st.error(i18n.t("error.manifest", problem=problem))
+        else:
+            st.warning(i18n.t("warn.model_off", model=mid, problem=problem))
+
+
 def prose(name: str) -> None:
     st.markdown(i18n.prose(name))
 

@@ -50,8 +50,7 @@ def main() -> None:
     st.title(t("nav.guess"))
     panels.prose("guess")
     models, problems = panels.shared_models(str(models_dir()))
-    for mid, problem in problems.items():
-        st.warning(t("warn.model_off", model=mid, problem=problem))
+    panels.show_problems(problems)
     try:
         passages = guess.shared_passages(str(models_dir()))
     except UnrolledError as e:

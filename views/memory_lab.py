@@ -16,8 +16,7 @@ def main() -> None:
     panels.prose("lab_intro")
     text_models, problems = panels.shared_models(str(models_dir()))
     recall_models, recall_problems = panels.shared_models(str(models_dir()), task="recall")
-    for mid, problem in {**problems, **recall_problems}.items():
-        st.warning(t("warn.model_off", model=mid, problem=problem))
+    panels.show_problems({**problems, **recall_problems})
     lab.recall_panel(recall_models)
     st.divider()
     text = lab.lab_text()
@@ -29,6 +28,9 @@ def main() -> None:
     except UnrolledError as e:
         st.error(t("lab.unanalysable", problem=e))
         st.stop()
+    for mid, model in text_models.items():
+        if model.cell is None and model.info.cell_path is not None:  # it ships a cell, but the cell is broken
+            st.warning(t("lab.no_analysis", model=mid, problem=model.cell_problem))
     if not mems:
         st.info(t("lab.no_cells"))
         st.stop()
