@@ -29,28 +29,29 @@ def load_or_stop():
     return models
 
 
-def typed() -> tuple[str, bool, int]:
-    """What the box holds (capped in Python: the browser's limit is advisory), whether it was cut, and the
-    number of the request it came with. Before the first keystroke it comes from the URL, so a link
-    reproduces the page."""
+def typed() -> tuple[str, bool, int, str | None]:
+    """What the box holds (capped in Python: the browser's limit is advisory), whether it was cut, the number
+    of the request it came with, and which static parts the page already holds. Before the first keystroke
+    the text comes from the URL, so a link reproduces the page."""
     request = (st.session_state.get("live") or {}).get("typed")
     if isinstance(request, dict) and isinstance(request.get("text"), str):
-        raw, seq = request["text"], request.get("seq")
+        raw, seq, has = request["text"], request.get("seq"), request.get("has")
     else:
-        raw, seq = st.query_params.get("text", DEFAULT_TEXT), 0
+        raw, seq, has = st.query_params.get("text", DEFAULT_TEXT), 0, None
     text, was_cut = cap(raw)
-    return text, was_cut, seq if isinstance(seq, int) else 0
+    return text, was_cut, seq if isinstance(seq, int) else 0, has if isinstance(has, str) else None
 
 
 @st.fragment
 def live_section(models) -> dict:
     """Reruns alone on every request from the live component: one model step per model and one payload."""
-    text, was_cut, seq = typed()
+    text, was_cut, seq, has = typed()
     names = {mid: panels.display_name(m) for mid, m in models.items()}
     try:
-        data = live.payload(models, names, panels.readings(models, text) if text else {}, text, seq, was_cut)
+        reads = panels.readings(models, text) if text else {}
+        data = live.payload(models, names, reads, text, seq, was_cut, has)
     except UnrolledError as e:
-        data = {**live.payload(models, names, {}, "", seq, was_cut), "text": text}
+        data = {**live.payload(models, names, {}, "", seq, was_cut, has), "text": text}
         data["error"] = t("error.unreadable", problem=e)
     live.live_component(key="live", data=data, on_typed_change=lambda: None)
     st.session_state["live_text"] = text

@@ -112,4 +112,4 @@ def test_one_broken_entry_leaves_every_other_model_working(tmp_path, monkeypatch
     monkeypatch.setenv("UNROLLED_MODELS_DIR", str(folder))
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
     (live,) = [c for c in at.get("bidi_component") if c.proto.id.endswith("-live")]
-    assert [m["id"] for m in json.loads(live.proto.json)["models"]] == ["ff", "lstm"]
+    assert [m["id"] for m in json.loads(live.proto.json)["static"]["models"]] == ["ff", "lstm"]

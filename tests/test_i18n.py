@@ -76,7 +76,8 @@ def run_in_chinese(script: str, **query) -> AppTest:
 
 def component(at: AppTest, suffix: str) -> dict:
     (found,) = [c for c in at.get("bidi_component") if c.proto.id.endswith(suffix)]
-    return json.loads(found.proto.json)
+    data = json.loads(found.proto.json)
+    return {**data, **data.pop("static", {})}
 
 
 def test_the_main_page_in_zh_tw():

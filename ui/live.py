@@ -22,6 +22,7 @@ import streamlit as st
 from core.models import Model
 from core.predict import Reading, lookahead, softmax, top_k
 from core.text import MAX_CHARS, VISIBLE
+from ui import i18n
 from ui.i18n import strings, t
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -80,9 +81,9 @@ def model_view(model: Model, reading: Reading) -> dict:
     ahead_ids, ahead_p = lookahead(model, reading, TOP_K)
     return {
         "top": [[i, round(p, 4)] for i, p in top_k(probs, TOP_K)],
-        "probs": rounded(probs, 6),  # p(next = v): the surprisal of whichever key comes next
+        "next_bits": rounded(-np.log2(np.maximum(probs, 1e-30)), 3),  # the surprisal of whichever key comes next
         "ahead_ids": ahead_ids.tolist(),  # (V, k): top guesses after the text plus token v
-        "ahead_p": rounded(ahead_p),
+        "ahead_p": rounded(ahead_p, 3),
         "bits": rounded(reading.surprisal_bits(), 3),
         "steps": unrolled_steps(model, reading),
     }
@@ -113,23 +114,41 @@ def unknown_chars(models: dict[str, Model], text: str) -> list[str]:
     return sorted({ch for ch in text if not any(m.info.vocab.known(ch) for m in models.values())})
 
 
+def static_key(models: dict[str, Model]) -> str:
+    return i18n.lang() + ":" + ",".join(models)
+
+
 def payload(
-    models: dict[str, Model], names: dict[str, str], reads: dict[str, Reading], text: str, seq: int, cut: bool
+    models: dict[str, Model],
+    names: dict[str, str],
+    reads: dict[str, Reading],
+    text: str,
+    seq: int,
+    cut: bool,
+    page_has: str | None = None,
 ) -> dict:
-    """Everything the live component draws for `text`; `seq` echoes the request it answers."""
-    return {
+    """Everything the live component draws for `text`; `seq` echoes the request it answers. The parts that
+    do not change while typing (cards, vocabularies, words) are sent only when the page says it lacks them
+    (`page_has` is the static key it holds): they were 15% of every reply."""
+    key = static_key(models)
+    data = {
         "seq": seq,
         "text": text,
-        "label": t("live.label"),
-        "strings": strings(*LIVE_STRINGS),
-        "max_chars": MAX_CHARS,
-        "unrolled_steps": UNROLLED_STEPS,
+        "static_key": key,
         "cut": cut,
-        "visible": VISIBLE,
         "unknown": unknown_chars(models, text),
-        "models": [model_card(model, names[mid]) for mid, model in models.items()],
         "views": [model_view(model, reads[mid]) for mid, model in models.items()] if text else [],
     }
+    if page_has != key:
+        data["static"] = {
+            "label": t("live.label"),
+            "strings": strings(*LIVE_STRINGS),
+            "max_chars": MAX_CHARS,
+            "unrolled_steps": UNROLLED_STEPS,
+            "visible": VISIBLE,
+            "models": [model_card(model, names[mid]) for mid, model in models.items()],
+        }
+    return data
 
 
 def writer_payload(for_text: str, written: dict[str, str], names: dict[str, str], tail: int = 60) -> dict:

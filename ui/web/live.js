@@ -67,10 +67,10 @@ function derive(prev, ch, cards, known, stepsShown) {
     const card = cards[n];
     const id = card.index.get(ch) ?? card.unk_id;
     const top = m.ahead_ids[id].map((g, j) => [g, m.ahead_p[id][j]]);
-    const p = m.probs[id];
+    const bits = m.next_bits[id];
     return {
       top,
-      bits: m.bits.concat([p > 0 ? -Math.log2(p) : MAX_BITS]),
+      bits: m.bits.concat([bits]),
       steps: m.steps.concat([[ch, top[0][0], top[0][1]]]).slice(-stepsShown),
     };
   });
@@ -326,14 +326,24 @@ function ask(state, setStateValue) {
   if (state.inflight === null && state.confirmed === text) return;
   state.seq += 1;
   state.inflight = { seq: state.seq, text, at: now };
-  setStateValue("typed", { text, seq: state.seq });
+  setStateValue("typed", { text, seq: state.seq, has: state.staticKey });
   setTimeout(() => {
     if (state.inflight && state.inflight.seq === state.seq) ask(state, setStateValue);
   }, RESEND_MS + 10);
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { parentElement, setStateValue } = component;
+  // The static parts (cards, vocabularies, words) come once; every reply carries only what changes.
+  const held = parentElement.__unrolledStatic;
+  if (component.data.static) parentElement.__unrolledStatic = { key: component.data.static_key, ...component.data.static };
+  const fixed = parentElement.__unrolledStatic;
+  if (!fixed || fixed.key !== component.data.static_key) {
+    // a page that lost them (mounted anew) asks for them again
+    setStateValue("typed", { text: component.data.text, seq: (component.data.seq || 0) + 1, has: held ? held.key : null });
+    return;
+  }
+  const data = { ...component.data, ...fixed };
   let state = parentElement.__unrolled;
   if (!state) {
     state = parentElement.__unrolled = setup(parentElement, data);
@@ -347,6 +357,7 @@ export default function (component) {
     });
   }
   state.data = data;
+  state.staticKey = fixed.key;
   state.setStateValue = setStateValue;
   const cardsKey = JSON.stringify([data.models.map((c) => [c.id, c.name, c.kind, c.facts]), data.strings]);
   if (cardsKey !== state.cardsKey) {
