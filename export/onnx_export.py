@@ -21,6 +21,7 @@ import onnx
 import torch
 import torch.nn as nn
 
+from core.contract import entry_from_dict
 from export import corpus as corpus_lib
 from export.cells import (
     CELLS,
@@ -110,7 +111,9 @@ def export_cell(model: nn.Module, path: Path, back_path: Path) -> None:
 
 
 def write_manifest_entry(out_dir: Path, entry: dict) -> None:
-    """Add or replace one model's entry, keeping the others; written atomically."""
+    """Add or replace one model's entry, keeping the others; written atomically, and only if the runtime's
+    contract (core/contract.py) accepts it: the writer checks by the same rules the reader does."""
+    entry_from_dict(entry, out_dir, 0)
     path = out_dir / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {"models": []}
     manifest["models"] = [m for m in manifest["models"] if m["id"] != entry["id"]] + [entry]
