@@ -10,28 +10,16 @@ showing every model's chart; the total is what a teacher waits for after startin
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from bench.common import FLAGS, IDLE, ROOT, free_port, rss_mb
+
 READY = ".models .bar-row"  # every model's top guesses drawn by the live component
-IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 WORDS = [
     "neuron",
     "To be, or not",
@@ -44,19 +32,6 @@ WORDS = [
     "Double, double",
     "If music be the food",
 ]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main(argv=None) -> None:

@@ -4,8 +4,6 @@ Chromium comes from `apt-get install chromium` (scripts/test.sh does it); Playwr
 its own browser here. These tests fail rather than skip when chromium is missing.
 """
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,28 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import CHROMIUM, FLAGS, IDLE, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
