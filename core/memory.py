@@ -52,10 +52,6 @@ def require_cell(model: Model):
     return model.cell
 
 
-def run(session, feed: dict) -> dict[str, np.ndarray]:
-    return run_graph(session, feed)
-
-
 def trace(model: Model, text: str) -> Trace:
     """The fused model graph gives the hidden state after every step in one call; the cell, fed every
     step's previous hidden state as one batch, gives every step's gates in one more. Only the LSTM's cell
@@ -77,7 +73,7 @@ def trace(model: Model, text: str) -> Trace:
         feed[f"g{name}_in"] = np.zeros((steps, 1, hidden), np.float32)
     if "h" in before:
         feed["h_in"] = before["h"][:, None]
-    out = run(cell, feed)
+    out = run_graph(cell, feed)
     gates = out["gates"]  # (T, G, H): they depend on x_t and h_(t-1) only, never on c
     if "c" in model.state_names:
         c, cells = np.zeros(hidden, np.float32), []
@@ -107,7 +103,7 @@ def backprop(model: Model, tr: Trace, upstream: dict[str, np.ndarray], glogits: 
         for n in model.state_names:
             feed[f"{n}_in"] = np.repeat(tr.before[n][t][None, None], probes, axis=0)
             feed[f"g{n}_in"] = grads[n]
-        out = run(model.back, feed)
+        out = run_graph(model.back, feed)
         gx_norm[t] = np.linalg.norm(out["gx_out"], axis=-1)
         if not model.state_names:  # no state: nothing before this step can reach the prediction
             break
