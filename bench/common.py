@@ -45,13 +45,20 @@ def wait_healthy(url: str, timeout: float = 60) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(root: Path = ROOT, app: str = "app.py", extra: tuple[str, ...] = ()):
-    """`streamlit run` in `root` on a free port; yields (url, process)."""
+def streamlit_server(
+    root: Path = ROOT, app: str = "app.py", extra: tuple[str, ...] = (), env: dict | None = None, base: str = ""
+):
+    """`streamlit run` in `root` on a free port, with `env` added to the environment (some options, such as
+    the cookie secret, are refused as flags) and `base` its server.baseUrlPath; yields (url, process), the
+    url including the base path."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true", "--server.port", str(port)]
     cmd += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", *extra]
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    if base:
+        cmd += ["--server.baseUrlPath", base]
+    environ = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environ)
+    url = f"http://127.0.0.1:{port}" + (f"/{base.strip('/')}" if base else "")
     try:
         wait_healthy(url)
         yield url, proc

@@ -18,7 +18,7 @@ import numpy as np
 
 from core.errors import InputError, ModelFileError
 from core.models import Model
-from core.predict import read, softmax
+from core.predict import read, softmax, surprisal
 
 MAX_WRONG = 10  # wrong guesses before a character is revealed
 GAVE_UP = MAX_WRONG + 1  # what a revealed character counts as
@@ -59,7 +59,7 @@ def model_play(model: Model, text: str) -> ModelPlay:
     probs = softmax(reading.logits[:-1])  # (T, V): row t predicts text[t]
     actual = reading.ids[1:]
     ranks = ranks_in(probs, actual, excluded=model.info.vocab.unk_id)
-    bits = -np.log2(np.maximum(probs[np.arange(len(actual)), actual], 1e-300))
+    bits = surprisal(probs[np.arange(len(actual)), actual])
     return ModelPlay(capped(ranks), bits)
 
 

@@ -29,6 +29,16 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+# p is floored before -log2 p at float64's smallest normal number: a probability that underflowed to 0 reads as
+# ~1022 bits, not infinity, which JSON (and so the page) cannot carry.
+MIN_PROBABILITY = float(np.finfo(np.float64).tiny)
+
+
+def surprisal(p: np.ndarray) -> np.ndarray:
+    """-log2 p in bits, for probabilities from softmax."""
+    return -np.log2(np.maximum(p, MIN_PROBABILITY))
+
+
 CHECKPOINT_EVERY = 32  # characters between saved states: a backspace or a late edit re-reads at most this many
 
 
@@ -54,7 +64,7 @@ class Reading:
         bits = np.full(len(self.ids), np.nan)
         if len(self.ids) > 1:
             probs = softmax(self.logits[:-1])
-            bits[1:] = -np.log2(probs[np.arange(len(self.ids) - 1), self.ids[1:]])
+            bits[1:] = surprisal(probs[np.arange(len(self.ids) - 1), self.ids[1:]])
         return bits
 
 

@@ -21,7 +21,7 @@ for python in "$@"; do
   if ! "$env_dir/venv/bin/python" - >"$log" 2>&1 <<'PY'
 import json
 from streamlit.testing.v1 import AppTest
-at = AppTest.from_file("app.py", default_timeout=120).run()
+at = AppTest.from_file("unrolled.py", default_timeout=120).run()
 assert not at.exception, at.exception
 (live,) = [c for c in at.get("bidi_component") if c.proto.id.endswith("-live")]
 assert len(json.loads(live.proto.json)["views"]) == 3, "not every model drew its predictions"

@@ -62,7 +62,7 @@ $upstreams  }
       proxy_http_version 1.1;
       proxy_set_header Upgrade \$http_upgrade;
       proxy_set_header Connection \$connection_upgrade;
-      proxy_set_header Host \$host;
+      proxy_set_header Host \$http_host;
       proxy_read_timeout 1d;
       proxy_buffering off;
       add_header X-Unrolled-Backend \$upstream_addr always;

@@ -2,7 +2,8 @@
 # Set up and run every test: a virtual environment in .venv/ with training and test tools (made or updated
 # only when the requirements change), Debian's chromium for the browser tests (Playwright cannot download
 # its own browser here), nginx for scripts/serve.sh's test, a Chinese font and axe-core for the accessibility
-# tests, then ruff and pytest. Browser tests are not optional. Extra arguments go to pytest.
+# tests, then the linters (ruff for Python, Biome for JS and CSS; one line length, 120, in pyproject.toml and
+# biome.json) and pytest. Browser tests are not optional. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
@@ -17,7 +18,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# axe-core for the accessibility tests (npm's registry; package-lock.json pins it)
-[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund --loglevel=error
+# axe-core for the accessibility tests and Biome for the components' JS and CSS (npm's registry;
+# package-lock.json pins both): npm ci again whenever the lock file changes.
+lock_digest=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.installed-lock 2>/dev/null)" != "$lock_digest" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_digest" >node_modules/.installed-lock
+fi
 "$VENV/bin/python" -m ruff check .
+"$VENV/bin/python" -m ruff format --check .
+npx --no-install biome ci ui/web  # lint and format check, biome.json; `npx biome check --write ui/web` fixes
 "$VENV/bin/python" -m pytest -q -rs "$@"

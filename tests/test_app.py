@@ -15,7 +15,7 @@ TIMEOUT = 60
 
 
 def start(**query) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at = AppTest.from_file("../unrolled.py", default_timeout=TIMEOUT)
     for key, value in query.items():
         at.query_params[key] = value
     return at.run()
@@ -33,13 +33,15 @@ def writer_data(at: AppTest) -> dict:
     return json.loads(writer.proto.json)
 
 
+def in_order(data: dict) -> list[dict]:
+    """Each model's view, in the order the page draws the cards (views are keyed by model id)."""
+    return [data["views"][card["id"]] for card in data["models"]]
+
+
 def shown_top_chars(at: AppTest) -> list[list[str]]:
     """The characters on each model's top-k bars, most likely first, as the page draws them."""
     data = live_data(at)
-    return [
-        [visible(card["vocab"][i]) for i, _ in view["top"]]
-        for card, view in zip(data["models"], data["views"], strict=True)
-    ]
+    return [[visible(card["vocab"][i]) for i in data["views"][card["id"]]["top"]["ids"]] for card in data["models"]]
 
 
 def expected_top_chars(text: str) -> list[list[str]]:
@@ -96,10 +98,10 @@ def test_the_lookahead_row_of_each_next_key_is_what_the_page_shows_after_it():
     ahead = live_data(at)
     type_text(at, "To be, or not to b")
     after = live_data(at)
-    for card, view_before, view_after in zip(ahead["models"], ahead["views"], after["views"], strict=True):
+    for card, view_before, view_after in zip(ahead["models"], in_order(ahead), in_order(after), strict=True):
         b = card["vocab"].index("b")
-        assert [i for i, _ in view_after["top"]] == view_before["ahead_ids"][b]
-        assert [p for _, p in view_after["top"]] == pytest.approx(view_before["ahead_p"][b], abs=6e-4)  # 3 decimals
+        assert view_after["top"]["ids"] == view_before["ahead"]["ids"][b]
+        assert view_after["top"]["p"] == pytest.approx(view_before["ahead"]["p"][b], abs=6e-4)  # 3 decimals
         assert view_after["bits"][-1] == pytest.approx(view_before["next_bits"][b], abs=2e-3)
 
 
@@ -108,7 +110,7 @@ def test_surprisal_shown_is_minus_log2_of_what_each_model_gave_each_character():
     models, _ = load_models()
     order = ["ff", "rnn", "gru", "lstm"]
     ranked = sorted(models.values(), key=lambda m: order.index(m.info.arch))
-    for model, view in zip(ranked, live_data(at)["views"], strict=True):
+    for model, view in zip(ranked, in_order(live_data(at)), strict=True):
         expected = read(model, "To be, or not to b").surprisal_bits()
         assert view["bits"][0] is None and min(view["bits"][1:]) >= 0 and max(view["bits"][1:]) > 1
         np.testing.assert_allclose(view["bits"][1:], expected[1:], atol=2e-3)
@@ -118,9 +120,9 @@ def test_the_unrolled_networks_show_the_last_characters_and_recurrence_only_for_
     at = start(text="To be, or not to b")
     data = live_data(at)
     assert [c["recurrent"] for c in data["models"]] == [False, True, True]
-    for view in data["views"]:
-        assert "".join(ch for ch, _, _ in view["steps"]) == "To be, or not to b"[-8:]
-        assert view["steps"][-1][1] == view["top"][0][0]  # the last step's guess is the top guess
+    for view in in_order(data):
+        assert "".join(view["steps"]["chars"]) == "To be, or not to b"[-8:]
+        assert view["steps"]["guess"][-1] == view["top"]["ids"][0]  # the last step's guess is the top guess
 
 
 def test_a_link_reproduces_the_page():
@@ -173,7 +175,7 @@ def test_odd_input_is_shown_literally_and_never_crashes(odd):
     assert not at.exception
     data = live_data(at)
     assert data["text"] == odd and len(data["views"]) == 3  # read, character for character
-    assert len(data["views"][0]["bits"]) == len(odd)
+    assert len(in_order(data)[0]["bits"]) == len(odd)
     assert not any(odd.strip() and odd in m.value for m in at.markdown)  # never rendered as markdown
 
 
@@ -186,7 +188,7 @@ def test_empty_input_reads_nothing_and_breaks_nothing():
     at = type_text(start(), "")
     assert not at.exception
     data = live_data(at)
-    assert data["text"] == "" and data["views"] == []
+    assert data["text"] == "" and data["views"] == {}
 
 
 def test_a_missing_model_is_switched_off_while_the_rest_works(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from core.contract import sha256_file
 from core.models import SHIPPED_DIR
 
 TIMEOUT = 120
-PAGES = ["../app.py", "../views/memory_lab.py", "../views/guess.py"]
+PAGES = ["../unrolled.py", "../views/memory_lab.py", "../views/guess.py"]
 
 
 def entry(folder: Path, mid: str, **changes) -> None:
@@ -110,6 +110,6 @@ def test_one_broken_entry_leaves_every_other_model_working(tmp_path, monkeypatch
     shutil.copytree(SHIPPED_DIR, folder)
     entry(folder, "rnn", vocab=[])
     monkeypatch.setenv("UNROLLED_MODELS_DIR", str(folder))
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file("../unrolled.py", default_timeout=TIMEOUT).run()
     (live,) = [c for c in at.get("bidi_component") if c.proto.id.endswith("-live")]
     assert [m["id"] for m in json.loads(live.proto.json)["static"]["models"]] == ["ff", "lstm"]

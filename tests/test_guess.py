@@ -157,13 +157,13 @@ def test_playing_a_few_characters_scores_the_player_and_the_models(page):
     data = play(page, wrong)
     assert "Not" in data["message"] and data["wrong"] == [wrong] and data["shown"] == ""
     data = play(page, text[0])
-    assert data["shown"] == text[0] and data["record"][0][1] == 2 and "2 guesses" in data["message"]
+    assert data["shown"] == text[0] and data["record"][0]["counts"][0] == 2 and "2 guesses" in data["message"]
     data = play(page, text[1])
-    assert data["shown"] == text[:2] and [r[1] for r in data["record"]] == [2, 1]
+    assert data["shown"] == text[:2] and [r["counts"][0] for r in data["record"]] == [2, 1]
     you = data["scores"][0]
-    assert you[0] == "You" and you[1] == pytest.approx(1.5) and you[4] is None
-    lstm = next(s for s in data["scores"] if s[0] == "LSTM")
-    assert lstm[4] is not None and lstm[4] > 0  # the models' cross-entropy on what is revealed
+    assert you["name"] == "You" and you["guesses_per_char"] == pytest.approx(1.5) and you["bits"] is None
+    lstm = next(s for s in data["scores"] if s["name"] == "LSTM")
+    assert lstm["bits"] is not None and lstm["bits"] > 0  # the models' cross-entropy on what is revealed
     assert data["dists"][0][:2] == [0.5, 0.5]
 
 
@@ -178,4 +178,4 @@ def test_show_me_reveals_the_character_as_eleven_guesses(page):
     page.session_state["guess_board"] = {"show": True}
     page.run()
     data = board(page)
-    assert data["shown"] == text[0] and data["record"][0][1] == GAVE_UP
+    assert data["shown"] == text[0] and data["record"][0]["counts"][0] == GAVE_UP

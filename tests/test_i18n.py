@@ -12,7 +12,12 @@ from streamlit.testing.v1 import AppTest
 from ui.i18n import CATALOGUES, CONTENT, LANGS, catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE = [ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py")), *sorted((ROOT / "views").glob("*.py"))]
+CODE = [
+    ROOT / "app.py",
+    ROOT / "unrolled.py",
+    *sorted((ROOT / "ui").glob("*.py")),
+    *sorted((ROOT / "views").glob("*.py")),
+]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 TIMEOUT = 60
 
@@ -81,7 +86,7 @@ def component(at: AppTest, suffix: str) -> dict:
 
 
 def test_the_main_page_in_zh_tw():
-    at = run_in_chinese("../app.py")
+    at = run_in_chinese("../unrolled.py")
     assert not at.exception
     assert at.title[0].value == catalogue("zh-TW")["main.title"]
     live = component(at, "-live")
@@ -111,7 +116,7 @@ def test_the_guessing_game_in_zh_tw():
 
 @pytest.mark.parametrize("odd", ["fr", "", "zh-TW<script>"])
 def test_an_unknown_language_falls_back_to_english(odd):
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at = AppTest.from_file("../unrolled.py", default_timeout=TIMEOUT)
     at.query_params["lang"] = odd
     at.run()
     assert not at.exception and at.title[0].value == catalogue("en")["main.title"]

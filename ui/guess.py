@@ -13,9 +13,10 @@ import streamlit as st
 from core.errors import InputError
 from core.guess import GAVE_UP, MAX_WRONG, Game, ModelPlay, Passages, distribution, load_passages, model_play, score
 from core.text import normalize, visible
+from ui.assets import script, styles
 from ui.i18n import strings, t
+from ui.protocol import Board
 
-WEB = Path(__file__).resolve().parent / "web"
 GUESS_STRINGS = (  # drawn by ui/web/guess.js; {placeholders} are filled in there
     "guess.show",
     "guess.new",
@@ -40,8 +41,8 @@ GUESS_STRINGS = (  # drawn by ui/web/guess.js; {placeholders} are filled in ther
 
 guess_component = st.components.v2.component(
     "unrolled_guess",
-    js=(WEB / "guess.js").read_text(encoding="utf-8"),
-    css=(WEB / "live.css").read_text(encoding="utf-8") + (WEB / "guess.css").read_text(encoding="utf-8"),
+    js=script("guess.js"),
+    css=styles("live.css", "guess.css"),
 )
 
 
@@ -123,18 +124,25 @@ def payload(
     passages: Passages,
     message: str,
     seq: int,
-) -> dict:
+) -> Board:
     """What the board draws. Models are scored on the characters revealed so far, like the player."""
     n = game.position
     revealed = game.text[:n]
-    rows = [[t("guess.you"), game.counts]] + [[names[mid], play.counts[:n].tolist()] for mid, play in plays.items()]
+    rows = [(t("guess.you"), game.counts, None)]
+    rows += [(names[mid], play.counts[:n].tolist(), play.bits[:n]) for mid, play in plays.items()]
     scores = []
-    for name, counts in rows:
+    for name, counts, bits in rows:
         s = score(counts)
-        scores.append([name, *([None] * 3 if s is None else [s.guesses_per_char, s.lower, s.upper])])
-    scores[0].append(None)  # a person has no cross-entropy: only the models give probabilities
-    for row, play in zip(scores[1:], plays.values(), strict=True):
-        row.append(float(np.mean(play.bits[:n])) if n else None)
+        scores.append(
+            {
+                "name": name,
+                "guesses_per_char": None if s is None else s.guesses_per_char,
+                "lower": None if s is None else s.lower,
+                "upper": None if s is None else s.upper,
+                # a person has no cross-entropy: only the models give probabilities
+                "bits": float(np.mean(bits)) if bits is not None and n else None,
+            }
+        )
     return {
         "seq": seq,
         "seed": seed,
@@ -149,8 +157,11 @@ def payload(
         "max_wrong": MAX_WRONG,
         "done": game.done,
         "message": message,
-        "players": [name for name, _ in rows],
-        "record": [[visible(ch), *[counts[i] for _, counts in rows]] for i, ch in enumerate(revealed)],
+        "players": [name for name, _, _ in rows],
+        # one entry per revealed character: how it is drawn, and how many guesses each player took (by player)
+        "record": [
+            {"ch": visible(ch), "counts": [counts[i] for _, counts, _ in rows]} for i, ch in enumerate(revealed)
+        ],
         "scores": scores,
-        "dists": [np.round(distribution(counts), 4).tolist() for _, counts in rows],
+        "dists": [np.round(distribution(counts), 4).tolist() for _, counts, _ in rows],
     }

@@ -7,25 +7,25 @@ server's rerun then confirms them. `writer` shows each model's continuation of t
 still the text in the box, and asks for a new one when typing pauses.
 
 Why components and not Altair and Graphviz: building and validating the Altair charts took ~310 ms of server
-CPU per keystroke and the browser ~300 ms more to draw six Vega charts and three Graphviz graphs (profiled,
-shared/FACTS.md); these payloads take a few milliseconds to build and a frame to draw. User text only ever
-reaches the page through `textContent` in ui/web/*.js, never as HTML.
+CPU per keystroke and the browser ~300 ms more to draw six Vega charts and three Graphviz graphs (profiled
+with py-spy and Chromium's tracing, docs/measurements.md); these payloads take a few milliseconds to build and
+a frame to draw. The fields of both directions are in ui/protocol.py. User text only ever reaches the page
+through `textContent` in ui/web/*.js, never as HTML.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from core.models import Model
-from core.predict import Reading, lookahead, softmax, top_k
-from core.text import MAX_CHARS, VISIBLE
-from ui import i18n
+from core.predict import Reading, lookahead, softmax, surprisal, top_k
+from core.text import VISIBLE
+from ui import i18n, protocol
+from ui.assets import script, styles
 from ui.i18n import strings, t
+from ui.protocol import TOP_K, UNROLLED_STEPS, Card, Reply, Static, Steps, View, Writer
 
-WEB = Path(__file__).resolve().parent / "web"
 LIVE_STRINGS = (  # drawn by ui/web/live.js; {placeholders} are filled in there
     "live.surprise_title",
     "live.surprise_caption",
@@ -43,20 +43,11 @@ LIVE_STRINGS = (  # drawn by ui/web/live.js; {placeholders} are filled in there
     "live.net_aria_recurrent",
     "live.net_aria_ff",
     "live.strip_aria",
+    "error.unreadable",
 )
-TOP_K = 5
-UNROLLED_STEPS = 8  # characters drawn in each unrolled network
 
-live_component = st.components.v2.component(
-    "unrolled_live",
-    js=(WEB / "live.js").read_text(encoding="utf-8"),
-    css=(WEB / "live.css").read_text(encoding="utf-8"),
-)
-writer_component = st.components.v2.component(
-    "unrolled_writer",
-    js=(WEB / "writer.js").read_text(encoding="utf-8"),
-    css=(WEB / "live.css").read_text(encoding="utf-8"),
-)
+live_component = st.components.v2.component("unrolled_live", js=script("live.js"), css=styles("live.css"))
+writer_component = st.components.v2.component("unrolled_writer", js=script("writer.js"), css=styles("live.css"))
 
 
 def rounded(values: np.ndarray, digits: int = 4) -> list:
@@ -68,28 +59,32 @@ def rounded(values: np.ndarray, digits: int = 4) -> list:
     return [v if ok else None for v, ok in zip(values.tolist(), finite, strict=True)]
 
 
-def unrolled_steps(model: Model, reading: Reading, steps: int = UNROLLED_STEPS) -> list[list]:
-    """The last `steps` characters read, each with the model's top guess after it: [[char, guess id, p]]."""
+def unrolled_steps(reading: Reading, steps: int = UNROLLED_STEPS) -> Steps:
+    """The last `steps` characters read, each with the model's top guess after it."""
     start = max(0, len(reading.text) - steps)
     best = [top_k(p, 1)[0] for p in softmax(reading.logits[start:])]
-    return [[ch, i, round(p, 4)] for ch, (i, p) in zip(reading.text[start:], best, strict=True)]
-
-
-def model_view(model: Model, reading: Reading) -> dict:
-    """What the page draws for one model after one text, plus what it needs to draw the next keystroke alone."""
-    probs = reading.next_probs()
-    ahead_ids, ahead_p = lookahead(model, reading, TOP_K)
     return {
-        "top": [[i, round(p, 4)] for i, p in top_k(probs, TOP_K)],
-        "next_bits": rounded(-np.log2(np.maximum(probs, 1e-30)), 3),  # the surprisal of whichever key comes next
-        "ahead_ids": ahead_ids.tolist(),  # (V, k): top guesses after the text plus token v
-        "ahead_p": rounded(ahead_p, 3),
-        "bits": rounded(reading.surprisal_bits(), 3),
-        "steps": unrolled_steps(model, reading),
+        "chars": list(reading.text[start:]),
+        "guess": [i for i, _ in best],
+        "p": [round(p, 4) for _, p in best],
     }
 
 
-def model_card(model: Model, name: str) -> dict:
+def model_view(model: Model, reading: Reading) -> View:
+    """What the page draws for one model after one text, plus what it needs to draw the next keystroke alone."""
+    probs = reading.next_probs()
+    top = top_k(probs, TOP_K)
+    ahead_ids, ahead_p = lookahead(model, reading, TOP_K)
+    return {
+        "top": {"ids": [i for i, _ in top], "p": [round(p, 4) for _, p in top]},
+        "next_bits": rounded(surprisal(probs), 3),
+        "ahead": {"ids": ahead_ids.tolist(), "p": rounded(ahead_p, 3)},
+        "bits": rounded(reading.surprisal_bits(), 3),
+        "steps": unrolled_steps(reading),
+    }
+
+
+def model_card(model: Model, name: str) -> Card:
     entry = model.info
     return {
         "id": model.id,
@@ -118,6 +113,30 @@ def static_key(models: dict[str, Model]) -> str:
     return i18n.lang() + ":" + ",".join(models)
 
 
+def reply(models: dict[str, Model], reads: dict[str, Reading], text: str, seq: int, cut: bool) -> Reply:
+    """What changes with the text: the same for the rerun path and the fast path (ui/fast.py), and free of the
+    page's language, so the fast path needs no Streamlit session to build it."""
+    return {
+        "seq": seq,
+        "text": text,
+        "cut": cut,
+        "unknown": unknown_chars(models, text),
+        "views": {mid: model_view(model, reads[mid]) for mid, model in models.items()} if text else {},
+    }
+
+
+def static_parts(models: dict[str, Model], names: dict[str, str], token: str) -> Static:
+    """What does not change while typing: cards, vocabularies, words and the protocol's constants."""
+    return {
+        "label": t("live.label"),
+        "strings": strings(*LIVE_STRINGS),
+        "visible": VISIBLE,
+        "protocol": protocol.constants(),
+        "models": [model_card(model, names[mid]) for mid, model in models.items()],
+        "token": token,
+    }
+
+
 def payload(
     models: dict[str, Model],
     names: dict[str, str],
@@ -125,33 +144,20 @@ def payload(
     text: str,
     seq: int,
     cut: bool,
-    page_has: str | None = None,
-) -> dict:
-    """Everything the live component draws for `text`; `seq` echoes the request it answers. The parts that
-    do not change while typing (cards, vocabularies, words) are sent only when the page says it lacks them
-    (`page_has` is the static key it holds): they were 15% of every reply."""
-    key = static_key(models)
-    data = {
-        "seq": seq,
-        "text": text,
-        "static_key": key,
-        "cut": cut,
-        "unknown": unknown_chars(models, text),
-        "views": [model_view(model, reads[mid]) for mid, model in models.items()] if text else [],
-    }
+    page_has: str | None,
+    token: str,
+) -> Reply:
+    """Everything the live component draws for `text` on the rerun path; `seq` echoes the request it answers.
+    The static parts are sent only when the page says it lacks them (`page_has` is the static key it holds):
+    they were 15% of every reply."""
+    data = reply(models, reads, text, seq, cut)
+    data["static_key"] = key = static_key(models)
     if page_has != key:
-        data["static"] = {
-            "label": t("live.label"),
-            "strings": strings(*LIVE_STRINGS),
-            "max_chars": MAX_CHARS,
-            "unrolled_steps": UNROLLED_STEPS,
-            "visible": VISIBLE,
-            "models": [model_card(model, names[mid]) for mid, model in models.items()],
-        }
+        data["static"] = static_parts(models, names, token)
     return data
 
 
-def writer_payload(for_text: str, written: dict[str, str], names: dict[str, str], tail: int = 60) -> dict:
+def writer_payload(for_text: str, written: dict[str, str], names: dict[str, str], tail: int = 60) -> Writer:
     """Each model's continuation of `for_text`, shown after the text's last `tail` characters."""
     return {
         "for_text": for_text,

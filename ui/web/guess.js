@@ -5,24 +5,6 @@
 const COLORS = ["#000000", "#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00"]; // Okabe-Ito
 const BLOCK = 25; // revealed characters per row of the rank table
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function svg(tag, attrs, text) {
-  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function fill(template, values) {
-  return template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : `{${k}}`));
-}
-
 function fmt(x, digits = 2) {
   return x === null || x === undefined ? "–" : x.toFixed(digits);
 }
@@ -30,7 +12,8 @@ function fmt(x, digits = 2) {
 function countColor(n, max) {
   // 1 guess: pale green; the cap: deep orange (a sequential scale readable with colour blindness)
   const t = (n - 1) / (max - 1);
-  const a = [237, 248, 233], b = [230, 85, 13];
+  const a = [237, 248, 233],
+    b = [230, 85, 13];
   return `rgb(${a.map((v, i) => Math.round(v + (b[i] - v) * t)).join(",")})`;
 }
 
@@ -39,7 +22,11 @@ function rankTables(data) {
   for (let start = 0; start < data.record.length; start += BLOCK) {
     const rows = data.record.slice(start, start + BLOCK);
     const table = el("table", "ranks");
-    const caption = el("caption", "", fill(data.strings["guess.ranks_caption"], { from: start + 1, to: start + rows.length }));
+    const caption = el(
+      "caption",
+      "",
+      fill(data.strings["guess.ranks_caption"], { from: start + 1, to: start + rows.length }),
+    );
     caption.className = "visually-hidden";
     table.append(caption);
     const head = el("tr");
@@ -47,7 +34,7 @@ function rankTables(data) {
     corner.scope = "col";
     head.append(corner);
     rows.forEach((r) => {
-      const th = el("th", "", r[0]);
+      const th = el("th", "", r.ch);
       th.scope = "col";
       head.append(th);
     });
@@ -58,7 +45,7 @@ function rankTables(data) {
       th.scope = "row";
       tr.append(th);
       rows.forEach((r) => {
-        const n = r[p + 1];
+        const n = r.counts[p];
         const td = el("td", "", String(n));
         td.style.background = countColor(n, data.max_wrong + 1);
         if (n > 0.6 * (data.max_wrong + 1)) td.style.color = "#ffffff";
@@ -76,17 +63,20 @@ function scoreTable(data) {
   const S = data.strings;
   table.append(el("caption", "", S["guess.scores_caption"]));
   const head = el("tr");
-  [S["guess.col_player"], S["guess.col_gpc"], S["guess.col_lower"], S["guess.col_upper"], S["guess.col_xent"]].forEach((h) => {
-    const th = el("th", "", h);
-    th.scope = "col";
-    head.append(th);
-  });
+  [S["guess.col_player"], S["guess.col_gpc"], S["guess.col_lower"], S["guess.col_upper"], S["guess.col_xent"]].forEach(
+    (h) => {
+      const th = el("th", "", h);
+      th.scope = "col";
+      head.append(th);
+    },
+  );
   table.append(head);
-  data.scores.forEach(([name, gpc, lower, upper, xent]) => {
+  data.scores.forEach((s) => {
     const tr = el("tr");
-    const th = el("th", "", name);
+    const th = el("th", "", s.name);
     th.scope = "row";
-    tr.append(th, el("td", "", fmt(gpc)), el("td", "", fmt(lower)), el("td", "", fmt(upper)), el("td", "", fmt(xent)));
+    const cells = [s.guesses_per_char, s.lower, s.upper, s.bits].map((x) => el("td", "", fmt(x)));
+    tr.append(th, ...cells);
     table.append(tr);
   });
   return table;
@@ -97,11 +87,18 @@ function chart(data) {
   const wrap = el("figure", "chart");
   const players = data.players.length;
   const groups = data.max_wrong + 1;
-  const W = 640, H = 230, left = 40, bottom = 30, top = 10;
-  const gw = (W - left - 10) / groups, bw = (gw - 6) / players;
+  const W = 640,
+    H = 230,
+    left = 40,
+    bottom = 30,
+    top = 10;
+  const gw = (W - left - 10) / groups,
+    bw = (gw - 6) / players;
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
   const S = data.strings;
-  const summary = data.players.map((name, p) => fill(S["guess.chart_first"], { name, p: Math.round(data.dists[p][0] * 100) })).join("; ");
+  const summary = data.players
+    .map((name, p) => fill(S["guess.chart_first"], { name, p: Math.round(data.dists[p][0] * 100) }))
+    .join("; ");
   root.setAttribute("aria-label", fill(S["guess.chart_aria"], { summary }));
   const y = (v) => H - bottom - v * (H - bottom - top);
   [0, 0.25, 0.5, 0.75, 1].forEach((v) => {
@@ -112,14 +109,32 @@ function chart(data) {
     const x0 = left + g * gw + 3;
     data.dists.forEach((q, p) => {
       const v = q[g];
-      const rect = svg("rect", { x: x0 + p * bw, y: y(v), width: Math.max(1, bw - 1), height: Math.max(0, y(0) - y(v)), fill: COLORS[p % COLORS.length] });
+      const rect = svg("rect", {
+        x: x0 + p * bw,
+        y: y(v),
+        width: Math.max(1, bw - 1),
+        height: Math.max(0, y(0) - y(v)),
+        fill: COLORS[p % COLORS.length],
+      });
       const n = g + 1 === groups ? fill(S["guess.gave_up"], { n: groups }) : g + 1;
       rect.append(svg("title", {}, fill(S["guess.chart_bar"], { name: data.players[p], p: (v * 100).toFixed(0), n })));
       root.append(rect);
     });
-    root.append(svg("text", { x: x0 + gw / 2 - 3, y: H - bottom + 16, "text-anchor": "middle", class: "axis" }, g + 1 === groups ? `${groups}*` : String(g + 1)));
+    root.append(
+      svg(
+        "text",
+        { x: x0 + gw / 2 - 3, y: H - bottom + 16, "text-anchor": "middle", class: "axis" },
+        g + 1 === groups ? `${groups}*` : String(g + 1),
+      ),
+    );
   }
-  root.append(svg("text", { x: left + (W - left) / 2, y: H - 2, "text-anchor": "middle", class: "axis" }, fill(S["guess.chart_axis"], { n: groups })));
+  root.append(
+    svg(
+      "text",
+      { x: left + (W - left) / 2, y: H - 2, "text-anchor": "middle", class: "axis" },
+      fill(S["guess.chart_axis"], { n: groups }),
+    ),
+  );
   const legend = el("figcaption");
   data.players.forEach((name, p) => {
     const sw = el("span", "swatch");
@@ -133,7 +148,14 @@ function chart(data) {
 function draw(state) {
   const data = state.data;
   const S = data.strings;
-  state.title.textContent = fill(S["guess.title_line"], { number: data.number, of: data.of, play: data.play, shown: Array.from(data.shown).length, length: data.length, seed: data.seed });
+  state.title.textContent = fill(S["guess.title_line"], {
+    number: data.number,
+    of: data.of,
+    play: data.play,
+    shown: Array.from(data.shown).length,
+    length: data.length,
+    seed: data.seed,
+  });
   state.message.textContent = data.message || (data.done ? S["guess.finished"] : "");
   state.label.textContent = data.label;
   state.show.textContent = S["guess.show"];
@@ -177,7 +199,22 @@ function setup(parentElement, data) {
   const results = el("div", "results");
   root.append(title, controls, hint, message, passage, tried, results);
   parentElement.append(root);
-  return { root, title, label, input, show, fresh, hint, message, passage, tried, results, queue: [], out: null, seq: data.seq };
+  return {
+    root,
+    title,
+    label,
+    input,
+    show,
+    fresh,
+    hint,
+    message,
+    passage,
+    tried,
+    results,
+    queue: [],
+    out: null,
+    seq: data.seq,
+  };
 }
 
 function pump(state) {

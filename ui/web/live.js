@@ -1,86 +1,60 @@
-// The main page's live loop (ui/live.py builds its payload). It owns the text box, draws each model's top
-// guesses, surprisal strip and unrolled network, and keeps them in step with every keystroke:
+// The main page's live loop (ui/live.py builds its replies; ui/protocol.py names every field and constant).
+// It owns the text box, draws each model's top guesses, surprisal strip and unrolled network, and keeps them in
+// step with every keystroke:
 // - a key typed at the end is drawn at once from the lookahead the last reply carried (the top guesses after
 //   every possible next character), before the server has seen it; a text seen before is drawn from a cache;
 // - the server is asked about one text at a time: keys typed while a request is out go together in the next
 //   one, so a busy server gets fewer requests instead of a queue of stale ones;
-// - user text reaches the DOM only through textContent and attributes, never as HTML.
+// - requests go over the fast path, a WebSocket to the server's own route (ui/fast.py) answered without a
+//   Streamlit script rerun. Until it has answered once, and whenever it cannot be reached (a proxy that
+//   forwards only Streamlit's paths, a blocked WebSocket) or drops, they go as this component's state, one
+//   fragment rerun each: slower, but the same replies. `data-transport` on the root says which is in use.
 
 const CACHE_LIMIT = 256; // texts whose views are kept (backspace, retyping)
 const RESEND_MS = 4000; // a request with no reply by then is sent again
-const ROW = 40; // cells per row of a surprisal strip
+const FAST_OPEN_MS = 3000; // a fast path that has not answered its first request by then is given up
+const FAST_RETRY_MS = 15000; // after the fast path closes, it is tried again this much later
+const FAST_TRIES = 3; // connections tried in a row before the page stays on the rerun path
 const OR_RD = ["#fff7ec", "#fee8c8", "#fdd49e", "#fdbb84", "#fc8d59", "#ef6548", "#d7301f", "#b30000", "#7f0000"];
-const MAX_BITS = 8;
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function svg(tag, attrs, text) {
-  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function setText(e, text) {
-  if (e.textContent !== text) e.textContent = text;
-}
-
-function setStyle(e, prop, value) {
-  if (e.style.getPropertyValue(prop) !== value) e.style.setProperty(prop, value);
-}
-
-function visible(ch, map) {
-  if (ch in map) return map[ch];
-  if (/^\p{C}$/u.test(ch)) return "U+" + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0");
-  return ch;
-}
-
-function fill(template, values) {
-  return template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : `{${k}}`));
-}
-
-function pct(p) {
-  return `${Math.round(p * 100)}%`;
-}
-
-function bitsColor(bits) {
-  const t = Math.min(1, Math.max(0, bits / MAX_BITS)) * (OR_RD.length - 1);
+function bitsColor(bits, maxBits) {
+  const t = Math.min(1, Math.max(0, bits / maxBits)) * (OR_RD.length - 1);
   const i = Math.min(OR_RD.length - 2, Math.floor(t));
   const mix = (a, b, f) => Math.round(a + (b - a) * f);
   const [a, b] = [OR_RD[i], OR_RD[i + 1]].map((c) => [1, 3, 5].map((k) => parseInt(c.slice(k, k + 2), 16)));
   return `rgb(${a.map((v, k) => mix(v, b[k], t - i)).join(",")})`;
 }
 
-// ---- views: what is drawn for one text, from a reply or derived from the view one character shorter
+// ---- views: what is drawn for one text, from a reply or derived from the view one character shorter.
+// A view's `models` maps a model id to {top, bits, steps} (and, from a reply, `next_bits` and `ahead`).
 
-function viewFromReply(data) {
-  return { text: data.text, unknown: data.unknown, models: data.views, derivable: true };
+function viewFromReply(reply) {
+  return { text: reply.text, unknown: reply.unknown, models: reply.views, derivable: true };
 }
 
 function derive(prev, ch, cards, known, stepsShown) {
-  const models = prev.models.map((m, n) => {
-    const card = cards[n];
+  const models = {};
+  for (const card of cards) {
+    const m = prev.models[card.id];
     const id = card.index.get(ch) ?? card.unk_id;
-    const top = m.ahead_ids[id].map((g, j) => [g, m.ahead_p[id][j]]);
-    const bits = m.next_bits[id];
-    return {
+    const top = { ids: m.ahead.ids[id], p: m.ahead.p[id] };
+    models[card.id] = {
       top,
-      bits: m.bits.concat([bits]),
-      steps: m.steps.concat([[ch, top[0][0], top[0][1]]]).slice(-stepsShown),
+      bits: m.bits.concat([m.next_bits[id]]),
+      steps: {
+        chars: m.steps.chars.concat([ch]).slice(-stepsShown),
+        guess: m.steps.guess.concat([top.ids[0]]).slice(-stepsShown),
+        p: m.steps.p.concat([top.p[0]]).slice(-stepsShown),
+      },
     };
-  });
+  }
   const unknown = known.has(ch) || prev.unknown.includes(ch) ? prev.unknown : prev.unknown.concat([ch]).sort();
   return { text: prev.text + ch, unknown, models, derivable: false };
 }
 
 // ---- drawing
 
-function buildColumns(root, cards, S) {
+function buildColumns(root, cards, S, topK) {
   const grid = root.querySelector(".models");
   grid.replaceChildren();
   return cards.map((card) => {
@@ -94,17 +68,17 @@ function buildColumns(root, cards, S) {
     bars.setAttribute("role", "list");
     bars.setAttribute("aria-label", fill(S["live.bars_aria"], { name: card.name }));
     const rows = [];
-    for (let j = 0; j < 5; j++) {
+    for (let j = 0; j < topK; j++) {
       const row = el("div", "bar-row");
       row.setAttribute("role", "listitem");
       const label = el("span", "bar-char");
       const track = el("span", "bar-track");
-      const fill = el("span", "bar-fill");
-      track.append(fill);
+      const bar = el("span", "bar-fill");
+      track.append(bar);
       const value = el("span", "bar-value");
       row.append(label, track, value);
       bars.append(row);
-      rows.push({ row, label, fill, value });
+      rows.push({ row, label, bar, value });
     }
     col.append(head, bars);
     grid.append(col);
@@ -114,16 +88,16 @@ function buildColumns(root, cards, S) {
 
 function drawBars(col, top, card, map) {
   col.rows.forEach((r, j) => {
-    const guess = top[j];
-    setStyle(r.row, "visibility", guess ? "visible" : "hidden");
-    if (!guess) return;
-    setText(r.label, visible(card.vocab[guess[0]], map));
-    setStyle(r.fill, "width", `${(guess[1] * 100).toFixed(1)}%`);
-    setText(r.value, pct(guess[1]));
+    const shown = j < top.ids.length;
+    setStyle(r.row, "visibility", shown ? "visible" : "hidden");
+    if (!shown) return;
+    setText(r.label, visible(card.vocab[top.ids[j]], map));
+    setStyle(r.bar, "width", `${(top.p[j] * 100).toFixed(1)}%`);
+    setText(r.value, pct(top.p[j]));
   });
 }
 
-function drawStrip(strip, text, bits, map, S) {
+function drawStrip(strip, text, bits, map, S, P) {
   const chars = Array.from(text);
   const cells = strip.cells;
   while (cells.length > chars.length) cells.pop().remove();
@@ -132,22 +106,29 @@ function drawStrip(strip, text, bits, map, S) {
     strip.grid.append(cell);
     cells.push(cell);
   }
+  const known = (b) => b !== null && b !== undefined;
   chars.forEach((ch, i) => {
     const b = bits[i];
     const cell = cells[i];
-    setText(cell, visible(ch, map));
-    setStyle(cell, "background", b === null || b === undefined ? "#eeeeee" : bitsColor(b));
-    setStyle(cell, "color", b !== null && b > 0.65 * MAX_BITS ? "#ffffff" : "#000000");
     const shown = visible(ch, map);
-    const title = b === null || b === undefined ? fill(S["live.first_char"], { ch: shown }) : fill(S["live.cell_bits"], { ch: shown, bits: b.toFixed(2) });
+    setText(cell, shown);
+    setStyle(cell, "background", known(b) ? bitsColor(b, P.max_bits) : "#eeeeee");
+    setStyle(cell, "color", known(b) && b > P.light_text_above * P.max_bits ? "#ffffff" : "#000000");
+    const title = known(b)
+      ? fill(S["live.cell_bits"], { ch: shown, bits: b.toFixed(2) })
+      : fill(S["live.first_char"], { ch: shown });
     if (cell.title !== title) cell.title = title;
   });
-  const finite = bits.filter((b) => b !== null && b !== undefined);
+  const finite = bits.filter(known);
   const mean = finite.length ? (finite.reduce((a, b) => a + b, 0) / finite.length).toFixed(2) : null;
-  setText(strip.caption, mean === null ? fill(S["live.type_two"], { name: strip.name }) : fill(S["live.mean_bits"], { name: strip.name, bits: mean }));
+  const caption =
+    mean === null
+      ? fill(S["live.type_two"], { name: strip.name })
+      : fill(S["live.mean_bits"], { name: strip.name, bits: mean });
+  setText(strip.caption, caption);
   const top = chars
     .map((ch, i) => [visible(ch, map), bits[i]])
-    .filter(([, b]) => b !== null && b !== undefined)
+    .filter(([, b]) => known(b))
     .sort((x, y) => y[1] - x[1])
     .slice(0, 3)
     .map(([ch, b]) => `${ch} ${b.toFixed(1)}`)
@@ -156,9 +137,10 @@ function drawStrip(strip, text, bits, map, S) {
   if (strip.grid.getAttribute("aria-label") !== label) strip.grid.setAttribute("aria-label", label);
 }
 
-function buildStrips(root, cards) {
+function buildStrips(root, cards, P) {
   const box = root.querySelector(".strips");
   box.replaceChildren();
+  box.style.setProperty("--strip-row", P.strip_row);
   return cards.map((card) => {
     const caption = el("div", "strip-caption");
     const grid = el("div", "strip");
@@ -171,31 +153,43 @@ function buildStrips(root, cards) {
 function drawUnrolled(holder, steps, card, map, S) {
   // One column per step: input character (bottom) -> hidden state -> top guess (top); arrows from each hidden
   // state to the next only for recurrent nets.
-  const W = 66, H = 190;
+  const W = 66;
+  const H = 190;
   const key = JSON.stringify(steps);
   if (holder.dataset.key === key) return;
   holder.dataset.key = key;
-  const root = svg("svg", { viewBox: `0 0 ${Math.max(1, steps.length) * W + 10} ${H}`, role: "img" });
-  const chars = steps.map(([ch, guess]) => `${visible(ch, map)}→${visible(card.vocab[guess], map)}`).join(" ");
-  root.setAttribute("aria-label", fill(S[card.recurrent ? "live.net_aria_recurrent" : "live.net_aria_ff"], { name: card.name, n: steps.length, steps: chars }));
+  const n = steps.chars.length;
+  const root = svg("svg", { viewBox: `0 0 ${Math.max(1, n) * W + 10} ${H}`, role: "img" });
+  const pairs = steps.chars.map((ch, t) => `${visible(ch, map)}→${visible(card.vocab[steps.guess[t]], map)}`);
+  const aria = S[card.recurrent ? "live.net_aria_recurrent" : "live.net_aria_ff"];
+  root.setAttribute("aria-label", fill(aria, { name: card.name, n, steps: pairs.join(" ") }));
   const defs = svg("defs");
-  const marker = svg("marker", { id: `arrow-${card.id}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto-start-reverse" });
+  const marker = svg("marker", {
+    id: `arrow-${card.id}`,
+    viewBox: "0 0 10 10",
+    refX: 9,
+    refY: 5,
+    markerWidth: 6,
+    markerHeight: 6,
+    orient: "auto-start-reverse",
+  });
   marker.append(svg("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "context-stroke" }));
   defs.append(marker);
   root.append(defs);
-  const arrow = (x1, y1, x2, y2, cls) => root.append(svg("line", { x1, y1, x2, y2, class: cls, "marker-end": `url(#arrow-${card.id})` }));
-  steps.forEach(([ch, guess, p], t) => {
+  const arrow = (x1, y1, x2, y2, cls) =>
+    root.append(svg("line", { x1, y1, x2, y2, class: cls, "marker-end": `url(#arrow-${card.id})` }));
+  steps.chars.forEach((ch, t) => {
     const cx = 5 + t * W + W / 2;
     arrow(cx, 148, cx, 116, "edge");
     arrow(cx, 84, cx, 56, "edge");
-    if (card.recurrent && t < steps.length - 1) arrow(cx + 17, 100, cx + W - 17, 100, "edge recurrent");
+    if (card.recurrent && t < n - 1) arrow(cx + 17, 100, cx + W - 17, 100, "edge recurrent");
     root.append(svg("rect", { x: cx - 20, y: 150, width: 40, height: 30, rx: 4, class: "node-x" }));
     root.append(svg("text", { x: cx, y: 170, class: "node-label" }, visible(ch, map)));
     root.append(svg("circle", { cx, cy: 100, r: 16, class: card.recurrent ? "node-h" : "node-h ff" }));
     root.append(svg("text", { x: cx, y: 104, class: "node-label small" }, `h${t + 1}`));
     root.append(svg("rect", { x: cx - 26, y: 12, width: 52, height: 42, rx: 4, class: "node-y" }));
-    root.append(svg("text", { x: cx, y: 30, class: "node-label" }, visible(card.vocab[guess], map)));
-    root.append(svg("text", { x: cx, y: 47, class: "node-label small" }, pct(p)));
+    root.append(svg("text", { x: cx, y: 30, class: "node-label" }, visible(card.vocab[steps.guess[t]], map)));
+    root.append(svg("text", { x: cx, y: 47, class: "node-label small" }, pct(steps.p[t])));
   });
   holder.replaceChildren(root);
 }
@@ -205,48 +199,11 @@ function buildUnrolled(root, cards) {
   box.replaceChildren();
   return cards.map((card) => {
     const fig = el("figure", "net");
-    const cap = el("figcaption", "", card.name);
     const holder = el("div", "net-svg");
-    fig.append(cap, holder);
+    fig.append(el("figcaption", "", card.name), holder);
     box.append(fig);
     return holder;
   });
-}
-
-// ---- the component
-
-function setup(parentElement, data) {
-  const S = data.strings;
-  const root = el("div", "live");
-  const label = el("label", "box-label", data.label);
-  const input = el("input", "box");
-  input.id = "unrolled-text";
-  label.htmlFor = input.id;
-  input.type = "text";
-  input.maxLength = data.max_chars;
-  input.autocomplete = "off";
-  input.spellcheck = false;
-  input.value = data.text;
-  const note = el("div", "note");
-  note.setAttribute("role", "status");
-  const body = el("div", "body");
-  const surprisal = el("section", "surprisal");
-  surprisal.append(
-    el("h2", "", S["live.surprise_title"]),
-    el("p", "caption", S["live.surprise_caption"]),
-    legend(S),
-    el("div", "strips"),
-  );
-  const unrolled = el("section", "unrolled-section");
-  unrolled.append(el("h2", "", S["live.unrolled_title"]), el("div", "unrolled"));
-  // The box, the notes and the top guesses stay together (and, on a phone, on screen while scrolling).
-  const head = el("div", "head");
-  const models = el("div", "models");
-  head.append(label, input, note, models);
-  body.append(surprisal, unrolled);
-  root.append(head, body);
-  parentElement.append(root);
-  return { root, input, note, models, body, cache: new Map(), seq: 0, inflight: null, cards: null, cardsKey: null };
 }
 
 function legend(S) {
@@ -257,6 +214,81 @@ function legend(S) {
   bar.setAttribute("aria-label", `${S["live.legend_low"]} → ${S["live.legend_high"]}`);
   box.append(el("span", "", S["live.legend_low"]), bar, el("span", "", S["live.legend_high"]));
   return box;
+}
+
+// ---- the component's state: every field is made here
+
+function setup(parentElement, fixed, seq) {
+  const root = el("div", "live");
+  const label = el("label", "box-label");
+  const input = el("input", "box");
+  input.id = "unrolled-text";
+  label.htmlFor = input.id;
+  input.type = "text";
+  input.autocomplete = "off";
+  input.spellcheck = false;
+  const note = el("div", "note");
+  note.setAttribute("role", "status");
+  const surprisal = el("section", "surprisal");
+  surprisal.append(el("h2"), el("p", "caption"), el("div", "legend"), el("div", "strips"));
+  const unrolled = el("section", "unrolled-section");
+  unrolled.append(el("h2"), el("div", "unrolled"));
+  // The box, the notes and the top guesses stay together (and, on a phone, on screen while scrolling).
+  const head = el("div", "head");
+  const models = el("div", "models");
+  head.append(label, input, note, models);
+  const body = el("div", "body");
+  body.append(surprisal, unrolled);
+  root.append(head, body);
+  parentElement.append(root);
+  return {
+    root,
+    input,
+    note,
+    models,
+    body,
+    fixed, // the static parts: cards, words, protocol constants
+    cardsKey: null,
+    cards: [], // fixed.models, each with an index from character to token id
+    known: new Set(), // characters some model knows
+    columns: [],
+    strips: [],
+    nets: [],
+    reply: null, // the last reply: cut, problem
+    cache: new Map(), // text -> view
+    seq, // the last request's number
+    inflight: null, // {seq, text, at, fast}: the request out, if any
+    confirmed: null, // the last text a reply drew
+    setStateValue: null, // the rerun path
+    fast: { socket: null, mode: "off", tries: 0, timer: null }, // the fast path: off, connecting or open
+  };
+}
+
+// Static parts, new or changed (a language switch): rebuild what they label.
+function adopt(state, fixed) {
+  state.fixed = fixed;
+  const cardsKey = JSON.stringify([fixed.models.map((c) => [c.id, c.name, c.kind, c.facts]), fixed.strings]);
+  if (cardsKey === state.cardsKey) return;
+  const S = fixed.strings;
+  const P = fixed.protocol;
+  const single = (token) => Array.from(token).length === 1;
+  state.cardsKey = cardsKey;
+  state.cards = fixed.models.map((c) => ({
+    ...c,
+    index: new Map(c.vocab.map((t, i) => [t, i]).filter(([t]) => single(t))),
+  }));
+  state.known = new Set(state.cards.flatMap((c) => [...c.index.keys()]));
+  state.columns = buildColumns(state.root, state.cards, S, P.top_k);
+  state.input.maxLength = P.max_chars;
+  const root = state.root;
+  root.querySelector(".box-label").textContent = fixed.label;
+  root.querySelector(".surprisal h2").textContent = S["live.surprise_title"];
+  root.querySelector(".surprisal .caption").textContent = S["live.surprise_caption"];
+  root.querySelector(".legend").replaceWith(legend(S));
+  root.querySelector(".unrolled-section h2").textContent = S["live.unrolled_title"];
+  state.strips = buildStrips(root, state.cards, P);
+  state.nets = buildUnrolled(root, state.cards);
+  state.cache.clear();
 }
 
 function current(state) {
@@ -274,21 +306,20 @@ function viewFor(state, text) {
   if (view || !text) return view;
   const chars = Array.from(text);
   const prev = state.cache.get(chars.slice(0, -1).join(""));
-  if (prev && prev.derivable && prev.models.length) {
-    view = derive(prev, chars[chars.length - 1], state.cards, state.known, state.data.unrolled_steps);
+  if (prev?.derivable && state.cards.length) {
+    view = derive(prev, chars[chars.length - 1], state.cards, state.known, state.fixed.protocol.unrolled_steps);
     remember(state, view);
   }
   return view;
 }
 
-function show(state, data) {
+function show(state) {
   const text = current(state);
-  const S = data.strings;
+  const { strings: S, visible: map, protocol: P } = state.fixed;
+  const reply = state.reply;
   const notes = [];
-  if (data.cut) notes.push(fill(S["live.cut"], { n: data.max_chars.toLocaleString("en") }));
-  if (data.error && data.text === text) {
-    notes.push(data.error);
-  }
+  if (reply?.cut) notes.push(fill(S["live.cut"], { n: P.max_chars.toLocaleString("en") }));
+  if (reply?.problem && reply.text === text) notes.push(fill(S["error.unreadable"], { problem: reply.problem }));
   if (!text) {
     notes.push(S["live.type_prompt"]);
     setText(state.note, notes.join(" "));
@@ -306,80 +337,130 @@ function show(state, data) {
   setStyle(state.body, "display", "");
   setStyle(state.models, "display", "");
   if (view.unknown.length) {
-    const listed = view.unknown.map((c) => `"${c}" (U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")})`).join(" ");
+    const listed = view.unknown.map((c) => `"${c}" (${codePoint(c)})`).join(" ");
     notes.push(fill(S["live.unknown"], { chars: listed }));
   }
   setText(state.note, notes.join(" "));
-  view.models.forEach((m, n) => {
-    const card = state.cards[n];
-    drawBars(state.columns[n], m.top, card, data.visible);
-    drawStrip(state.strips[n], view.text, m.bits, data.visible, S);
-    drawUnrolled(state.nets[n], m.steps, card, data.visible, S);
+  state.cards.forEach((card, n) => {
+    const m = view.models[card.id];
+    drawBars(state.columns[n], m.top, card, map);
+    drawStrip(state.strips[n], view.text, m.bits, map, S, P);
+    drawUnrolled(state.nets[n], m.steps, card, map, S);
   });
   state.root.dataset.shown = view.text; // for tests and benchmarks: which text the panels show
 }
 
-function ask(state, setStateValue) {
+// ---- asking the server, and what it answers
+
+function receive(state, reply) {
+  if (state.inflight && reply.seq >= state.inflight.seq) state.inflight = null;
+  if (Object.keys(reply.views).length && !reply.problem) {
+    remember(state, viewFromReply(reply));
+    state.confirmed = reply.text;
+  }
+  state.reply = reply;
+  show(state);
+  if (current(state) !== reply.text) ask(state);
+}
+
+function ask(state) {
   const text = current(state);
   const now = performance.now();
   if (state.inflight && now - state.inflight.at < RESEND_MS) return;
   if (state.inflight === null && state.confirmed === text) return;
   state.seq += 1;
-  state.inflight = { seq: state.seq, text, at: now };
-  setStateValue("typed", { text, seq: state.seq, has: state.staticKey });
+  const seq = state.seq;
+  const fast = state.fast.mode === "open";
+  state.inflight = { seq, text, at: now, fast };
+  if (fast) state.fast.socket.send(JSON.stringify({ text, seq }));
+  else state.setStateValue("typed", { text, seq, has: state.fixed.key });
   setTimeout(() => {
-    if (state.inflight && state.inflight.seq === state.seq) ask(state, setStateValue);
+    if (state.inflight?.seq === seq) ask(state);
   }, RESEND_MS + 10);
 }
 
+function fastUrl(route, token) {
+  // The route sits beside the page, under the same base path (Streamlit's server.baseUrlPath, a host's prefix);
+  // the page's token (from the static part) lets the server bound the sockets one page holds.
+  const url = new URL(route, location.href.split(/[?#]/)[0].replace(/[^/]*$/, ""));
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.searchParams.set("token", token);
+  return url;
+}
+
+function connectFast(state) {
+  const f = state.fast;
+  if (f.socket || f.tries >= FAST_TRIES || typeof WebSocket === "undefined") return;
+  f.tries += 1;
+  let socket;
+  try {
+    socket = new WebSocket(fastUrl(state.fixed.protocol.fast_route, state.fixed.token));
+  } catch {
+    return; // a page whose URL cannot take a WebSocket stays on the rerun path
+  }
+  f.socket = socket;
+  f.mode = "connecting";
+  const giveUp = setTimeout(() => socket.close(), FAST_OPEN_MS);
+  socket.onopen = () => {
+    // the first request over the fast path is a real one: the box's text now
+    state.seq += 1;
+    state.inflight = { seq: state.seq, text: current(state), at: performance.now(), fast: true };
+    socket.send(JSON.stringify({ text: current(state), seq: state.seq }));
+  };
+  socket.onmessage = (event) => {
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (frame.type === "reply") {
+      clearTimeout(giveUp);
+      f.mode = "open";
+      f.tries = 0;
+      state.root.dataset.transport = "fast";
+      receive(state, frame);
+    } else if (frame.type === "error") {
+      console.warn("unrolled fast path:", frame.problem);
+      if (state.inflight?.fast && frame.seq === state.inflight.seq) state.inflight = null;
+    }
+  };
+  socket.onclose = () => {
+    clearTimeout(giveUp);
+    f.socket = null;
+    f.mode = "off";
+    state.root.dataset.transport = "rerun";
+    if (state.inflight?.fast) state.inflight = null;
+    ask(state); // whatever was out goes again, on the rerun path
+    if (f.tries < FAST_TRIES) f.timer = setTimeout(() => connectFast(state), FAST_RETRY_MS);
+  };
+}
+
 export default function (component) {
-  const { parentElement, setStateValue } = component;
-  // The static parts (cards, vocabularies, words) come once; every reply carries only what changes.
+  const { parentElement, setStateValue, data } = component;
+  // The static parts (cards, vocabularies, words, constants) come once; every reply carries only what changes.
   const held = parentElement.__unrolledStatic;
-  if (component.data.static) parentElement.__unrolledStatic = { key: component.data.static_key, ...component.data.static };
+  if (data.static) parentElement.__unrolledStatic = { key: data.static_key, ...data.static };
   const fixed = parentElement.__unrolledStatic;
-  if (!fixed || fixed.key !== component.data.static_key) {
+  if (!fixed || fixed.key !== data.static_key) {
     // a page that lost them (mounted anew) asks for them again
-    setStateValue("typed", { text: component.data.text, seq: (component.data.seq || 0) + 1, has: held ? held.key : null });
+    setStateValue("typed", { text: data.text, seq: (data.seq || 0) + 1, has: held ? held.key : null });
     return;
   }
-  const data = { ...component.data, ...fixed };
   let state = parentElement.__unrolled;
   if (!state) {
-    state = parentElement.__unrolled = setup(parentElement, data);
-    state.seq = data.seq;
+    state = parentElement.__unrolled = setup(parentElement, fixed, data.seq);
+    state.input.value = data.text;
+    state.root.dataset.transport = "rerun";
     state.input.addEventListener("input", () => {
-      const text = current(state);
-      window.__unrolledText = text;
-      window.dispatchEvent(new CustomEvent("unrolled:text", { detail: text }));
-      show(state, state.data);
-      ask(state, state.setStateValue);
+      textChannel().publish(current(state));
+      show(state);
+      ask(state);
     });
   }
-  state.data = data;
-  state.staticKey = fixed.key;
   state.setStateValue = setStateValue;
-  const cardsKey = JSON.stringify([data.models.map((c) => [c.id, c.name, c.kind, c.facts]), data.strings]);
-  if (cardsKey !== state.cardsKey) {
-    state.cardsKey = cardsKey;
-    state.cards = data.models.map((c) => ({ ...c, index: new Map(c.vocab.map((t, i) => [t, i]).filter(([t]) => Array.from(t).length === 1)) }));
-    state.known = new Set(state.cards.flatMap((c) => [...c.index.keys()]));
-    state.columns = buildColumns(state.root, state.cards, data.strings);
-    state.root.querySelector(".box-label").textContent = data.label;
-    state.root.querySelector(".surprisal h2").textContent = data.strings["live.surprise_title"];
-    state.root.querySelector(".surprisal .caption").textContent = data.strings["live.surprise_caption"];
-    state.root.querySelector(".legend").replaceWith(legend(data.strings));
-    state.root.querySelector(".unrolled-section h2").textContent = data.strings["live.unrolled_title"];
-    state.strips = buildStrips(state.root, state.cards);
-    state.nets = buildUnrolled(state.root, state.cards);
-    state.cache.clear();
-  }
-  if (state.inflight && data.seq >= state.inflight.seq) state.inflight = null;
-  if (data.views.length && !data.error) {
-    remember(state, viewFromReply(data));
-    state.confirmed = data.text;
-  }
-  window.__unrolledText = current(state);
-  show(state, data);
-  if (current(state) !== data.text) ask(state, setStateValue);
+  adopt(state, fixed);
+  textChannel().publish(current(state));
+  receive(state, data);
+  connectFast(state);
 }

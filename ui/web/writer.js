@@ -1,15 +1,8 @@
 // Each model's continuation of the text (ui/live.py, writer_payload). It is shown only while the box still
-// holds the text it continues: the live component announces every change of the box ("unrolled:text"), and
-// once typing pauses this asks the server for a continuation of the new text.
+// holds the text it continues: the live component publishes every change of the box on the page's text channel
+// (prelude.js), and once typing pauses this asks the server for a continuation of the new text.
 
 const PAUSE_MS = 600;
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function draw(state) {
   const data = state.data;
@@ -40,9 +33,18 @@ export default function (component) {
     const list = el("div", "list");
     root.append(waiting, list);
     parentElement.append(root);
-    state = parentElement.__unrolled = { root, waiting, list, timer: null, text: window.__unrolledText ?? data.for_text };
-    window.addEventListener("unrolled:text", (e) => {
-      state.text = e.detail;
+    const channel = textChannel();
+    state = parentElement.__unrolled = {
+      root,
+      waiting,
+      list,
+      timer: null,
+      text: channel.text ?? data.for_text,
+      data,
+      setTriggerValue,
+    };
+    channel.addEventListener("change", () => {
+      state.text = channel.text;
       draw(state);
       clearTimeout(state.timer);
       state.timer = null;

@@ -1,0 +1,223 @@
+"""The live component's fast path: one WebSocket per page that answers keystrokes without a script rerun.
+
+Why: a keystroke's model work (one step per model plus the lookahead) is about 2 ms, but a Streamlit fragment
+rerun costs about 10 ms of GIL-bound CPU on top of it (a ScriptRunner thread, the deltas, `script_finished`).
+While every keystroke was a rerun, one 2-core process topped out near 100 keys a second, about 25 people
+typing (`python -m bench.load --path rerun`). Streamlit 1.67 serves on Starlette, and the `st.App` in app.py
+takes our own routes beside its own, so this route shares the process, the loaded models and the port, and
+`streamlit run app.py` stays the entry point. Nothing here touches a Streamlit session.
+
+The messages are ui/protocol.py's: a request `{"text", "seq"}`, a reply frame `{"type": "reply", ...}` built by
+`ui.live.reply` (the same function the rerun path uses), or `{"type": "error", "problem", "seq"}`. A page
+whose socket cannot open or closes (a proxy that forwards only Streamlit's own paths) goes back to the rerun
+path by itself (ui/web/live.js).
+
+Every message is hostile until checked: a size cap before parsing, the protocol's shape check, the text cap,
+a per-connection rate limit, upgrades refused from a foreign Origin or without the page's token, and a
+bound on sockets per page and per process. Each connection's readings (the
+checkpoints that make the next keystroke one model step) live in that connection's handler and go with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from streamlit import config
+
+from core.errors import UnrolledError
+from core.models import Model, models_dir
+from core.predict import Reading, read
+from core.text import MAX_CHARS, cap
+from ui import live, panels
+from ui.protocol import FAST_ROUTE, BadRequest, Request, parse_request
+
+log = logging.getLogger(__name__)
+
+# A request holds at most MAX_CHARS characters of text; in JSON each may take 12 (a \\ud83d\\ude00 pair).
+MAX_MESSAGE = 12 * MAX_CHARS + 256
+RATE, BURST = 50.0, 100  # messages a second per connection, and how many may come at once
+# The page sends one request at a time and the next only when the reply lands, so even key repeat stays
+# below RATE; a client that goes on past the limit for another BURST messages is cut off.
+MAX_CONNECTIONS = 300  # per process: each holds at most three readings of MAX_CHARS (about 2 MB)
+MAX_PER_PAGE = 4  # sockets one page's token may hold at once: the page uses one, a reconnect may overlap it
+# Model work runs off the event loop, so Streamlit's own messages (the same loop) never wait behind a burst
+# of keystrokes. Two threads: onnxruntime releases the GIL while it runs, and the machine has two cores.
+WORKERS = 2
+
+CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_BUSY = 1008, 1009, 1013
+
+
+def route_path() -> str:
+    """FAST_ROUTE under server.baseUrlPath: Starlette does not prefix our routes as it does Streamlit's."""
+    base = (config.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{FAST_ROUTE}" if base else FAST_ROUTE
+
+
+def origin_allowed(origin: str | None, host: str | None) -> bool:
+    """Same origin as the page (the Host it was asked for), or listed in server.corsAllowedOrigins. A request
+    without Origin is not from a browser page (browsers always send one on an upgrade), so no page can be
+    made to send it on a learner's behalf."""
+    if origin is None:
+        return True
+    parsed = urlparse(origin)
+    if host and (parsed.netloc == host or (":" not in host and parsed.hostname == host.lower())):
+        return True  # a proxy may pass the Host without its port (nginx's $host): then the names must match
+    return origin.rstrip("/") in {o.strip().rstrip("/") for o in config.get_option("server.corsAllowedOrigins")}
+
+
+@dataclass
+class Bucket:
+    """A token bucket: RATE messages a second, BURST at once."""
+
+    tokens: float = BURST
+    at: float = field(default_factory=time.monotonic)
+    refused: int = 0  # in a row
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(BURST, self.tokens + (now - self.at) * RATE)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.refused = 0
+            return True
+        self.refused += 1
+        return False
+
+
+class Pool:
+    """The worker threads and the open connections, in all and per page token, made in the app's lifespan."""
+
+    executor: ThreadPoolExecutor | None = None
+    open = 0
+    per_page: dict[str, int] = {}  # token -> open sockets; a token leaves when its last socket closes
+
+
+def _sign(nonce: str) -> str:
+    # Keyed by Streamlit's cookie secret: scripts/serve.sh gives every process the same one, so a token is
+    # good on whichever process the page's cookie leads to; a lone process makes its own at start.
+    key = str(config.get_option("server.cookieSecret")).encode()
+    return hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def issue_token() -> str:
+    """A page's token, sent with the live component's static part by a script run. Only a page Streamlit
+    has served holds one, and each token holds at most MAX_PER_PAGE sockets: a bound per page, not per
+    address, since a whole class may share one address behind the school's NAT. Signed, so the server keeps
+    nothing for a page until it opens a socket."""
+    nonce = secrets.token_urlsafe(12)
+    return f"{nonce}.{_sign(nonce)}"
+
+
+def token_valid(token: str | None) -> bool:
+    if not token or len(token) > 100 or token.count(".") != 1:
+        return False
+    nonce, signature = token.split(".")
+    return hmac.compare_digest(signature, _sign(nonce))
+
+
+def models() -> dict[str, Model]:
+    """The same shared InferenceSessions the pages use (st.cache_resource works outside a script run)."""
+    return panels.shared_models(str(models_dir()))[0]
+
+
+def answer(raw: str, readings: dict[str, Reading]) -> str:
+    """One message in, one frame out, as JSON text. `readings` is this connection's and is updated in place."""
+    seq = None
+    try:
+        if len(raw) > MAX_MESSAGE:
+            raise BadRequest(f"a request is at most {MAX_MESSAGE} characters")
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise BadRequest("a request is JSON") from None
+        request: Request = parse_request(value)
+        seq = request.seq
+        text, cut = cap(request.text)
+        loaded = models()
+        try:
+            reads = {mid: read(model, text, readings.get(mid)) for mid, model in loaded.items()} if text else {}
+        except UnrolledError as e:
+            return json.dumps(
+                {"type": "reply", **live.reply(loaded, {}, "", seq, cut), "text": text, "problem": str(e)}
+            )
+        readings.clear()
+        readings.update(reads)
+        return json.dumps({"type": "reply", **live.reply(loaded, reads, text, seq, cut)})
+    except BadRequest as e:
+        return json.dumps({"type": "error", "problem": str(e), "seq": seq})
+    except Exception:  # never a traceback to the page; the log keeps it
+        log.exception("fast path: a request failed")
+        return json.dumps({"type": "error", "problem": "the server could not answer this request", "seq": seq})
+
+
+async def endpoint(ws: WebSocket) -> None:
+    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host")):
+        await ws.close(code=CLOSE_POLICY)  # before accept: the upgrade is refused (HTTP 403)
+        return
+    token = ws.query_params.get("token")
+    if not token_valid(token):
+        await ws.close(code=CLOSE_POLICY)
+        return
+    if Pool.open >= MAX_CONNECTIONS or Pool.per_page.get(token, 0) >= MAX_PER_PAGE or Pool.executor is None:
+        await ws.close(code=CLOSE_BUSY)  # the page stays on the rerun path
+        return
+    Pool.open += 1
+    Pool.per_page[token] = Pool.per_page.get(token, 0) + 1
+    readings: dict[str, Reading] = {}
+    bucket = Bucket()
+    loop = asyncio.get_running_loop()
+    try:
+        await ws.accept()
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            raw = message.get("text")
+            if raw is None:  # a binary frame
+                raw = (message.get("bytes") or b"").decode("utf-8", "replace")
+            if len(raw) > MAX_MESSAGE:
+                await ws.send_text(answer(raw, readings))  # says why, then hangs up
+                await ws.close(code=CLOSE_TOO_BIG)
+                break
+            if not bucket.take():
+                if bucket.refused > BURST:
+                    await ws.close(code=CLOSE_POLICY)
+                    break
+                await ws.send_text(json.dumps({"type": "error", "problem": "too many messages", "seq": None}))
+                continue
+            await ws.send_text(await loop.run_in_executor(Pool.executor, answer, raw, readings))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        readings.clear()
+        Pool.open -= 1
+        Pool.per_page[token] -= 1
+        if not Pool.per_page[token]:
+            del Pool.per_page[token]
+
+
+@asynccontextmanager
+async def lifespan(app):
+    Pool.executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="unrolled-fast")
+    try:
+        yield {}
+    finally:
+        Pool.executor.shutdown(wait=False, cancel_futures=True)
+        Pool.executor = None
+
+
+def routes() -> list[WebSocketRoute]:
+    return [WebSocketRoute(route_path(), endpoint)]
