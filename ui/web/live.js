@@ -375,7 +375,9 @@ function ask(state) {
   if (fast) state.fast.socket.send(JSON.stringify({ text, seq }));
   else state.setStateValue("typed", { text, seq, has: state.fixed.key });
   setTimeout(() => {
-    if (state.inflight?.seq === seq) ask(state);
+    if (state.inflight?.seq !== seq) return;
+    if (fast) dropFast(state); // an open socket that stopped answering: the rerun path takes over
+    ask(state);
   }, RESEND_MS + 10);
 }
 
@@ -388,6 +390,20 @@ function fastUrl(route, token) {
   return url;
 }
 
+// The fast path is given up at once, without waiting for a closing handshake a silent server never answers.
+function dropFast(state) {
+  const f = state.fast;
+  if (!f.socket) return;
+  const socket = f.socket;
+  socket.onopen = socket.onmessage = socket.onclose = null;
+  socket.close();
+  f.socket = null;
+  f.mode = "off";
+  state.root.dataset.transport = "rerun";
+  if (state.inflight?.fast) state.inflight = null;
+  if (f.tries < FAST_TRIES) f.timer = setTimeout(() => connectFast(state), FAST_RETRY_MS);
+}
+
 function connectFast(state) {
   const f = state.fast;
   if (f.socket || f.tries >= FAST_TRIES || typeof WebSocket === "undefined") return;
@@ -396,15 +412,15 @@ function connectFast(state) {
   try {
     socket = new WebSocket(fastUrl(state.fixed.protocol.fast_route, state.fixed.token));
   } catch {
-    return; // a page whose URL cannot take a WebSocket stays on the rerun path
+    return; // a page whose URL cannot take a WebSocket (or a policy that blocks it) stays on the rerun path
   }
   f.socket = socket;
   f.mode = "connecting";
-  const giveUp = setTimeout(() => socket.close(), FAST_OPEN_MS);
+  // Until the socket has answered once, requests keep going over reruns: a socket that opens and then hears
+  // nothing (a proxy that swallows it) costs the page nothing but this timer.
+  const giveUp = setTimeout(() => dropFast(state), FAST_OPEN_MS);
   socket.onopen = () => {
-    // the first request over the fast path is a real one: the box's text now
-    state.seq += 1;
-    state.inflight = { seq: state.seq, text: current(state), at: performance.now(), fast: true };
+    state.seq += 1; // a real request: the box's text now, answered like any other
     socket.send(JSON.stringify({ text: current(state), seq: state.seq }));
   };
   socket.onmessage = (event) => {
@@ -427,12 +443,8 @@ function connectFast(state) {
   };
   socket.onclose = () => {
     clearTimeout(giveUp);
-    f.socket = null;
-    f.mode = "off";
-    state.root.dataset.transport = "rerun";
-    if (state.inflight?.fast) state.inflight = null;
+    dropFast(state);
     ask(state); // whatever was out goes again, on the rerun path
-    if (f.tries < FAST_TRIES) f.timer = setTimeout(() => connectFast(state), FAST_RETRY_MS);
   };
 }
 
