@@ -1,21 +1,27 @@
-"""Many people typing at once: N sessions on one server, over Streamlit's own websocket protocol.
+"""Many people typing at once: N sessions on one server, driving the live component as Chromium does.
 
-    python -m bench.load [--sessions 1 10 30] [--rate 4] [--seconds 20] [--pause-every N] [--url URL]
+    python -m bench.load [--sessions 1 10 30] [--path fast rerun] [--rate 4] [--seconds 20] [--pause-every N]
+                         [--url URL --pids PID ...]
 
-Each simulated session does what the page's live component does (ui/web/live.js): it opens the page (a full
-script run, with the text in the URL), then types at --rate characters a second, sending the box's text as the
-component's state with one request out at a time; keys typed while a request is out go in the next one.
-A keystroke's latency is from the key to the end of the first run that included it (`script_finished`).
+Each simulated session does what the page's live component does (ui/web/live.js): it opens the page over
+Streamlit's own websocket (a full script run, with the text in the URL), then types at --rate characters a
+second with one request out at a time; keys typed while a request is out go in the next one. Two paths:
+- `fast`: requests go over the fast path's WebSocket (ui/fast.py, `{"text", "seq"}` in, a reply frame out),
+  opened with the page's token and Origin as the browser does; a key's latency is until the reply that
+  carries its text.
+- `rerun`: requests go as the component's state, each a fragment rerun (the page's fallback, and the only path
+  before the fast path); a key's latency is until the end of the first run that included it.
+Every reply is checked: it must answer the text that was sent.
 With --pause-every N a session pauses for 2 s after about every N keys (N give or take a quarter), and 600 ms
-into each pause asks for the models' continuations, as the page's writer component does: 200 characters from
-each of the three models.
-Errors are runs that end in an exception or an error status, and dropped or refused connections.
-Opening: all sessions connect together; each is settled when its first full run has finished.
-Server CPU per keystroke is from /proc over the typing phase, summed over every server process.
+into each pause asks for the models' continuations, as the page's writer component does.
+Errors are runs that end in an exception or an error status, error frames, wrong replies, and dropped or
+refused connections. Opening: all sessions connect together; each is settled when its first reply (the page's
+first run, and on the fast path the socket's first answer) has arrived.
+Server CPU per keystroke is from /proc over the round, summed over every server process; /_stcore/health is
+asked 4 times a second during each round, to show whether Streamlit's own traffic waits behind the typing.
 
 Without --url it starts `streamlit run app.py` in --root (default: this checkout) itself; with --url (and
---pids) it measures a server you started. A --root whose page still has the old live `st.text_input` (key
-"text") is driven through that widget instead, so an older commit can be measured the same way.
+--pids) it measures a server you started (for example scripts/serve.sh's nginx).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import json
 import random
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import websockets
@@ -45,12 +52,16 @@ OK = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESS
 
 
 class Session:
-    def __init__(self, url: str, n: int, rate: float, seconds: float, pause_every: int):
+    def __init__(self, url: str, n: int, rate: float, seconds: float, pause_every: int, path: str = "rerun"):
+        self.url, self.path = url, path
         self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
+        self.fast_socket = None
+        # the browser's cookie travels with both sockets, so scripts/serve.sh's nginx keeps them on one process
+        self.cookie = f"_streamlit_xsrf=bench{n}-{random.getrandbits(48):x}"
+        self.static: dict = {}
         self.n, self.rate, self.seconds, self.pause_every = n, rate, seconds, pause_every
         self.writes: list[float] = []
         self.writer_id = self.writer_fragment = None
-        self.text_input = False
         self.text = "neuron"
         self.latencies: list[float] = []
         self.errors: list[str] = []
@@ -78,10 +89,7 @@ class Session:
         if text is not None:
             widget = rerun.widget_states.widgets.add()
             widget.id = self.widget_id
-            if self.text_input:  # the page as it was before the live component: a live st.text_input
-                widget.string_value = text
-            else:
-                widget.json_value = json.dumps({"typed": {"text": text, "seq": seq}})
+            widget.json_value = json.dumps({"typed": {"text": text, "seq": seq, "has": self.static.get("key")}})
             rerun.fragment_id = self.fragment_id
             rerun.page_script_hash = self.page_hash
         return msg.SerializeToString()
@@ -99,10 +107,10 @@ class Session:
                 elif element.WhichOneof("type") == "bidi_component" and element.bidi_component.id.endswith("-live"):
                     self.widget_id, self.fragment_id = element.bidi_component.id, msg.delta.fragment_id
                     self.page_hash = msg.metadata.active_script_hash
-                    self.shown = json.loads(element.bidi_component.json)["text"]
-                elif element.WhichOneof("type") == "text_input" and element.text_input.id.endswith("-text"):
-                    self.widget_id, self.fragment_id = element.text_input.id, msg.delta.fragment_id
-                    self.page_hash, self.text_input = msg.metadata.active_script_hash, True
+                    data = json.loads(element.bidi_component.json)
+                    self.shown = data["text"]
+                    if "static" in data:
+                        self.static = {"key": data["static_key"], **data["static"]}
                 elif element.WhichOneof("type") == "bidi_component" and element.bidi_component.id.endswith("-writer"):
                     self.writer_id, self.writer_fragment = element.bidi_component.id, msg.delta.fragment_id
             elif kind == "script_finished":
@@ -119,17 +127,45 @@ class Session:
                 subprotocols=["streamlit"],
                 max_size=None,
                 open_timeout=30,
-                additional_headers={"Cookie": f"_streamlit_xsrf=bench{self.n}-{random.getrandbits(48):x}"},
+                additional_headers={"Cookie": self.cookie},
             ) as ws:
                 await ws.send(self.rerun(None))
                 await self.until_finished(ws)
-                self.opened = time.perf_counter() - began
                 if not self.widget_id:
                     self.errors.append("the live component never arrived")
                     return
-                await self.type(ws)
+                if self.path == "fast":
+                    async with self.open_fast() as fast:
+                        self.fast_socket = fast
+                        await fast.send(json.dumps({"text": self.text, "seq": 0}))
+                        await self.fast_reply(0)
+                        self.opened = time.perf_counter() - began
+                        await self.type(ws)
+                else:
+                    self.opened = time.perf_counter() - began
+                    await self.type(ws)
         except (TimeoutError, OSError, websockets.WebSocketException) as e:
             self.errors.append(f"connection: {type(e).__name__}: {e}")
+
+    def open_fast(self):
+        """The fast path's socket, as the page opens it: beside the page, with its token and Origin."""
+        route = self.static["protocol"]["fast_route"]
+        query = urllib.parse.urlencode({"token": self.static.get("token", "")})
+        url = f"{self.url.replace('http', 'ws', 1)}/{route}?{query}"
+        origin = "{0.scheme}://{0.netloc}".format(urllib.parse.urlparse(self.url))
+        return websockets.connect(
+            url, max_size=None, open_timeout=10, origin=origin, additional_headers={"Cookie": self.cookie}
+        )
+
+    async def fast_reply(self, seq: int) -> None:
+        """Frames until the reply to request `seq`; an error frame counts as an error."""
+        while True:
+            frame = json.loads(await self.fast_socket.recv())
+            if frame.get("type") == "error":
+                self.errors.append(f"error frame: {frame.get('problem')}")
+            elif frame.get("seq", -1) >= seq:
+                self.shown = frame["text"]
+                return
 
     def schedule(self) -> list[float]:
         """When each key lands, in seconds from the start: steady, with a 2 s pause after about every
@@ -163,8 +199,12 @@ class Session:
             if waiting is None and pending:
                 seq += 1
                 self.sent, covered, pending, asked = self.text, pending, [], None
-                await ws.send(self.rerun(self.text, seq))
-                waiting = asyncio.ensure_future(self.until_finished(ws))
+                if self.fast_socket is not None:
+                    await self.fast_socket.send(json.dumps({"text": self.text, "seq": seq}))
+                    waiting = asyncio.ensure_future(self.fast_reply(seq))
+                else:
+                    await ws.send(self.rerun(self.text, seq))
+                    waiting = asyncio.ensure_future(self.until_finished(ws))
             elif waiting is None and self.pause_every and written_for != self.text and now - last_key >= 0.6:
                 written_for, asked, covered = self.text, time.perf_counter(), []
                 await ws.send(self.write(self.text))
@@ -179,20 +219,44 @@ class Session:
                 finished = time.perf_counter()
                 if asked is not None:
                     self.writes.append((finished - asked) * 1000)
-                elif not self.text_input and self.shown != self.sent:
+                elif self.shown != self.sent:
                     self.errors.append(f"the reply showed {self.shown[-20:]!r}, not {self.sent[-20:]!r}")
                 self.latencies += [(finished - k) * 1000 for k in covered]
                 waiting = None
 
 
-async def simulate(url: str, sessions: int, rate: float, seconds: float, pause_every: int, pids: list[int]) -> dict:
-    start = asyncio.Event()
-    users = [Session(url, n, rate, seconds, pause_every) for n in range(sessions)]
+def health_ms(url: str) -> float | None:
+    began = time.perf_counter()
+    try:
+        urllib.request.urlopen(f"{url}/_stcore/health", timeout=10).read()
+    except OSError:
+        return None
+    return (time.perf_counter() - began) * 1000
+
+
+async def probe_health(url: str, stop: asyncio.Event, out: list[float]) -> None:
+    """Streamlit's own traffic under the load: /_stcore/health 4 times a second (in a thread, so the probe
+    does not wait on this generator's own event loop)."""
+    while not stop.is_set():
+        ms = await asyncio.to_thread(health_ms, url)
+        out.append(float("inf") if ms is None else ms)
+        await asyncio.sleep(0.25)
+
+
+async def simulate(
+    url: str, sessions: int, rate: float, seconds: float, pause_every: int, pids: list[int], path: str = "rerun"
+) -> dict:
+    start, stop = asyncio.Event(), asyncio.Event()
+    users = [Session(url, n, rate, seconds, pause_every, path) for n in range(sessions)]
     tasks = [asyncio.create_task(u.run(start)) for u in users]
+    health: list[float] = []
+    prober = asyncio.create_task(probe_health(url, stop, health))
     cpu0 = sum(cpu_seconds(p) for p in pids)
     start.set()
     await asyncio.gather(*tasks)
     cpu = sum(cpu_seconds(p) for p in pids) - cpu0
+    stop.set()
+    await prober
     latencies = [x for u in users for x in u.latencies]
     return {
         "opened": [u.opened for u in users if u.opened is not None],
@@ -200,25 +264,29 @@ async def simulate(url: str, sessions: int, rate: float, seconds: float, pause_e
         "writes": [x for u in users for x in u.writes],
         "errors": [e for u in users for e in u.errors],
         "cpu_per_key": cpu / max(1, len(latencies)) * 1000,
+        "health": health,
         "rss": sum(rss_mb(p) for p in pids),
     }
 
 
-def report(sessions: int, rate: float, r: dict) -> None:
-    print(f"== {sessions} sessions typing at {rate:g} chars/s")
+def report(sessions: int, rate: float, r: dict, path: str = "rerun") -> None:
+    print(f"== {sessions} sessions typing at {rate:g} chars/s, {path} path")
     if r["opened"]:
         print(f"  opening together, to settled: {summary(r['opened'], 's')}")
     if r["latencies"]:
-        print(f"  keystroke to run finished:    {summary(r['latencies'])}")
+        print(f"  key to the reply with its text: {summary(r['latencies'])}")
     if r["writes"]:
         print(f"  continuations (3 models, after a pause): {summary(r['writes'])}")
     print(f"  errors: {len(r['errors'])}" + (f" (first: {r['errors'][0]})" if r["errors"] else ""))
     print(f"  server CPU per keystroke: {r['cpu_per_key']:.1f} ms; server memory after: {r['rss']:.0f} MB")
+    if r["health"]:
+        print(f"  /_stcore/health meanwhile:      {summary(r['health'])}")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30, 60, 100])
+    parser.add_argument("--path", nargs="+", choices=["fast", "rerun"], default=["fast", "rerun"])
     parser.add_argument("--rate", type=float, default=4.0, help="characters a second per session")
     parser.add_argument("--seconds", type=float, default=20.0, help="typing time per round")
     parser.add_argument("--pause-every", type=int, default=0, help="pause 2 s after every N keys (0: never)")
@@ -229,11 +297,12 @@ def main(argv=None) -> None:
     random.seed(0)
 
     def rounds(url: str, pids: list[int]) -> None:
-        for n in args.sessions:
-            result = asyncio.run(simulate(url, n, args.rate, args.seconds, args.pause_every, pids))
-            report(n, args.rate, result)
-            if result["latencies"]:
-                print(f"  p95 at most 500 ms: {percentile(result['latencies'], 95) <= 500}")
+        for path in args.path:
+            for n in args.sessions:
+                result = asyncio.run(simulate(url, n, args.rate, args.seconds, args.pause_every, pids, path))
+                report(n, args.rate, result, path)
+                if result["latencies"]:
+                    print(f"  p95 {percentile(result['latencies'], 95):.0f} ms")
 
     if args.url:
         rounds(args.url, args.pids)

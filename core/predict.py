@@ -97,14 +97,20 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
     return Reading(text, ids, np.concatenate(logits), state, hidden, checkpoints)
 
 
-def lookahead(model: Model, reading: Reading, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """The top-k next characters after the text plus each possible next token, in one batched step from the
-    reading's state: ids (V, k) and probabilities (V, k), row v for the text followed by token v. With it the
-    page shows the right predictions the moment a key lands, before the server has read that key."""
+def lookahead(
+    model: Model, reading: Reading, k: int = 5, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The top-k next characters after the text plus each of `rows` (token ids; default every token), in one
+    batched step from the reading's state: ids (R, k) and probabilities (R, k), row r for the text followed by
+    token rows[r]. With it the page shows the right predictions the moment a key lands, before the server has
+    read that key."""
     vocab_size = len(model.info.vocab)
-    tokens = np.arange(vocab_size, dtype=np.int64)[:, None]  # (V, 1): every token, one step each
-    state = {n: np.repeat(s, vocab_size, axis=0) for n, s in reading.state.items()} if reading.state else None
-    probs = softmax(model.run(tokens, state)["logits"][:, 0])  # (V, V)
+    tokens = np.arange(vocab_size, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    if tokens.ndim != 1 or not len(tokens) or tokens.min() < 0 or tokens.max() >= vocab_size:
+        raise InputError(f"lookahead rows are token ids from 0 to {vocab_size - 1}")
+    n = len(tokens)
+    state = {name: np.repeat(s, n, axis=0) for name, s in reading.state.items()} if reading.state else None
+    probs = softmax(model.run(tokens[:, None], state)["logits"][:, 0])  # (R, V): one step for each row
     k = max(1, min(k, vocab_size))
     ids = np.argpartition(-probs, k - 1, axis=1)[:, :k]
     top = np.take_along_axis(probs, ids, axis=1)

@@ -100,9 +100,19 @@ def test_the_lookahead_row_of_each_next_key_is_what_the_page_shows_after_it():
     after = live_data(at)
     for card, view_before, view_after in zip(ahead["models"], in_order(ahead), in_order(after), strict=True):
         b = card["vocab"].index("b")
-        assert view_after["top"]["ids"] == view_before["ahead"]["ids"][b]
-        assert view_after["top"]["p"] == pytest.approx(view_before["ahead"]["p"][b], abs=6e-4)  # 3 decimals
+        row = view_before["ahead"]["keys"].index(b)  # "b" is among the likeliest next characters here
+        assert view_after["top"]["ids"] == view_before["ahead"]["ids"][row]
+        assert view_after["top"]["p"] == pytest.approx(view_before["ahead"]["p"][row], abs=6e-4)  # 3 decimals
         assert view_after["bits"][-1] == pytest.approx(view_before["next_bits"][b], abs=2e-3)
+
+
+def test_the_lookahead_covers_the_likeliest_next_characters_the_same_for_every_model():
+    data = live_data(start(text="To be, or not to "))
+    keys = [{card["vocab"][i] for i in data["views"][card["id"]]["ahead"]["keys"]} for card in data["models"]]
+    assert keys[0] == keys[1] == keys[2] and len(keys[0]) == 16
+    lstm = data["views"]["lstm"]
+    assert {data["models"][2]["vocab"][i] for i in lstm["top"]["ids"]} <= keys[2]  # its own top five among them
+    assert "b" in keys[0] and "\x07" not in keys[0]
 
 
 def test_surprisal_shown_is_minus_log2_of_what_each_model_gave_each_character():

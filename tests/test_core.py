@@ -166,6 +166,19 @@ def test_lookahead_gives_the_top_guesses_after_every_possible_next_character(mod
             np.testing.assert_allclose(probs[v], [p for _, p in fresh], atol=1e-5)
 
 
+def test_lookahead_over_chosen_rows_equals_those_rows_of_the_full_lookahead(models):
+    for model in models.values():
+        reading = read(model, "To be, or not to")
+        full_ids, full_p = lookahead(model, reading, 5)
+        rows = np.array([model.info.vocab.index[ch] for ch in "xb \n"])
+        ids, probs = lookahead(model, reading, 5, rows)
+        assert ids.tolist() == full_ids[rows].tolist()
+        np.testing.assert_allclose(probs, full_p[rows], atol=1e-6)
+        for bad in [[], [-1], [len(model.info.vocab)], [[1, 2]]]:
+            with pytest.raises(InputError):
+                lookahead(model, reading, 5, np.array(bad, dtype=np.int64))
+
+
 def test_feed_forward_forgets_and_recurrent_models_remember(models):
     """The article's point, measured: only the last character reaches the feed-forward net."""
     for model in models.values():

@@ -70,7 +70,8 @@ def test_the_rerun_path_reply_with_its_static_parts_follows_the_schema(main_page
     data = component(main_page, "-live")
     assert problems(data, Reply) == []
     assert set(data["views"]) == {card["id"] for card in data["static"]["models"]}
-    assert len(data["views"]["lstm"]["ahead"]["ids"]) == len(next(c for c in data["static"]["models"])["vocab"])
+    ahead = data["views"]["lstm"]["ahead"]
+    assert len(ahead["keys"]) == len(ahead["ids"]) == len(ahead["p"]) == protocol.AHEAD_ROWS
 
 
 def test_the_writer_payload_follows_the_schema(main_page):
@@ -106,7 +107,7 @@ def test_a_fast_path_error_follows_the_schema(raw):
 
 
 def test_the_schema_checker_itself_catches_a_missing_an_extra_and_a_mistyped_field():
-    view = {"top": {"ids": [1], "p": [0.5]}, "next_bits": [1.0], "ahead": {"ids": [[1]], "p": [[0.5]]}}
+    view = {"top": {"ids": [1], "p": [0.5]}, "next_bits": [1.0], "ahead": {"keys": [1], "ids": [[1]], "p": [[0.5]]}}
     view |= {"bits": [None, 2.0], "steps": {"chars": ["a"], "guess": [1], "p": [0.5]}}
     assert problems(view, View) == []
     assert problems({k: v for k, v in view.items() if k != "bits"}, View) == ["payload.bits: missing"]

@@ -24,7 +24,7 @@ from core.text import VISIBLE
 from ui import i18n, protocol
 from ui.assets import script, styles
 from ui.i18n import strings, t
-from ui.protocol import TOP_K, UNROLLED_STEPS, Card, Reply, Static, Steps, View, Writer
+from ui.protocol import AHEAD_ROWS, TOP_K, UNROLLED_STEPS, Card, Reply, Static, Steps, View, Writer
 
 LIVE_STRINGS = (  # drawn by ui/web/live.js; {placeholders} are filled in there
     "live.surprise_title",
@@ -70,15 +70,30 @@ def unrolled_steps(reading: Reading, steps: int = UNROLLED_STEPS) -> Steps:
     }
 
 
-def model_view(model: Model, reading: Reading) -> View:
-    """What the page draws for one model after one text, plus what it needs to draw the next keystroke alone."""
+def likely_next(models: dict[str, Model], reads: dict[str, Reading], n: int = AHEAD_ROWS) -> list[str]:
+    """The n characters the models together find likeliest next (mean probability; the unknown token is never
+    one): the keys the lookahead covers."""
+    score: dict[str, float] = {}
+    for mid, model in models.items():
+        vocab = model.info.vocab
+        for token, p in zip(vocab.tokens, reads[mid].next_probs().tolist(), strict=True):
+            if token != vocab.tokens[vocab.unk_id]:
+                score[token] = score.get(token, 0.0) + p
+    return sorted(score, key=score.__getitem__, reverse=True)[:n]
+
+
+def model_view(model: Model, reading: Reading, keys: list[str]) -> View:
+    """What the page draws for one model after one text, plus what it needs to draw the next keystroke alone
+    when that key is one of `keys`."""
     probs = reading.next_probs()
     top = top_k(probs, TOP_K)
-    ahead_ids, ahead_p = lookahead(model, reading, TOP_K)
+    vocab = model.info.vocab
+    rows = sorted({vocab.index.get(ch, vocab.unk_id) for ch in keys})  # a character it never saw reads as <unk>
+    ahead_ids, ahead_p = lookahead(model, reading, TOP_K, np.array(rows))
     return {
         "top": {"ids": [i for i, _ in top], "p": [round(p, 4) for _, p in top]},
         "next_bits": rounded(surprisal(probs), 3),
-        "ahead": {"ids": ahead_ids.tolist(), "p": rounded(ahead_p, 3)},
+        "ahead": {"keys": rows, "ids": ahead_ids.tolist(), "p": rounded(ahead_p, 3)},
         "bits": rounded(reading.surprisal_bits(), 3),
         "steps": unrolled_steps(reading),
     }
@@ -113,6 +128,11 @@ def static_key(models: dict[str, Model]) -> str:
     return i18n.lang() + ":" + ",".join(models)
 
 
+def views(models: dict[str, Model], reads: dict[str, Reading]) -> dict[str, View]:
+    keys = likely_next(models, reads)
+    return {mid: model_view(model, reads[mid], keys) for mid, model in models.items()}
+
+
 def reply(models: dict[str, Model], reads: dict[str, Reading], text: str, seq: int, cut: bool) -> Reply:
     """What changes with the text: the same for the rerun path and the fast path (ui/fast.py), and free of the
     page's language, so the fast path needs no Streamlit session to build it."""
@@ -121,7 +141,7 @@ def reply(models: dict[str, Model], reads: dict[str, Reading], text: str, seq: i
         "text": text,
         "cut": cut,
         "unknown": unknown_chars(models, text),
-        "views": {mid: model_view(model, reads[mid]) for mid, model in models.items()} if text else {},
+        "views": views(models, reads) if text else {},
     }
 
 

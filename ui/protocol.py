@@ -28,6 +28,11 @@ from typing import TypedDict
 from core.text import MAX_CHARS
 
 TOP_K = 5  # guesses drawn per model, and per possible next key in the lookahead
+# The lookahead covers the 16 characters the models together find likeliest next, not the whole vocabulary
+# (85): the models' part of a reply falls from about 2 ms to about 0.6 ms, and 96% of the keys in held-out
+# Shakespeare and in modern English prose are still drawn before the server answers (93% with 12 rows, 99%
+# with 32). A key outside them waits for the server's reply: one round trip on the fast path.
+AHEAD_ROWS = 16
 UNROLLED_STEPS = 8  # characters drawn in each unrolled network
 MAX_BITS = 8.0  # the top of the surprisal colour scale (bits); more is drawn as the darkest colour
 LIGHT_TEXT_ABOVE = 0.65  # on the darkest 35% of the surprisal scale a cell's text is white (4.5:1 contrast)
@@ -42,7 +47,8 @@ class Guesses(TypedDict):
 
 
 class Lookahead(TypedDict):
-    ids: list[list[int]]  # (V, TOP_K): the top guesses after the text plus token v
+    keys: list[int]  # (R,): the token ids the rows are for: the AHEAD_ROWS likeliest next characters
+    ids: list[list[int]]  # (R, TOP_K): the top guesses after the text plus token keys[r]
     p: list[list[float]]
 
 

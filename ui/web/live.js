@@ -2,7 +2,8 @@
 // It owns the text box, draws each model's top guesses, surprisal strip and unrolled network, and keeps them in
 // step with every keystroke:
 // - a key typed at the end is drawn at once from the lookahead the last reply carried (the top guesses after
-//   every possible next character), before the server has seen it; a text seen before is drawn from a cache;
+//   each of the likeliest next characters), before the server has seen it; a text seen before is drawn from a
+//   cache; any other key waits for the server's reply;
 // - the server is asked about one text at a time: keys typed while a request is out go together in the next
 //   one, so a busy server gets fewer requests instead of a queue of stale ones;
 // - requests go over the fast path, a WebSocket to the server's own route (ui/fast.py) answered without a
@@ -32,12 +33,19 @@ function viewFromReply(reply) {
   return { text: reply.text, unknown: reply.unknown, models: reply.views, derivable: true };
 }
 
-function derive(prev, ch, cards, known, stepsShown) {
+// The lookahead row of each model for key `ch`, or null when some model's lookahead does not cover it (it
+// covers the likeliest next characters only: the page then waits for the server).
+function aheadRows(prev, ch, cards) {
+  const rows = cards.map((card) => prev.models[card.id].ahead.keys.indexOf(card.index.get(ch) ?? card.unk_id));
+  return rows.includes(-1) ? null : rows;
+}
+
+function derive(prev, ch, cards, known, stepsShown, rows) {
   const models = {};
-  for (const card of cards) {
+  for (const [n, card] of cards.entries()) {
     const m = prev.models[card.id];
     const id = card.index.get(ch) ?? card.unk_id;
-    const top = { ids: m.ahead.ids[id], p: m.ahead.p[id] };
+    const top = { ids: m.ahead.ids[rows[n]], p: m.ahead.p[rows[n]] };
     models[card.id] = {
       top,
       bits: m.bits.concat([m.next_bits[id]]),
@@ -306,8 +314,10 @@ function viewFor(state, text) {
   if (view || !text) return view;
   const chars = Array.from(text);
   const prev = state.cache.get(chars.slice(0, -1).join(""));
-  if (prev?.derivable && state.cards.length) {
-    view = derive(prev, chars[chars.length - 1], state.cards, state.known, state.fixed.protocol.unrolled_steps);
+  const ch = chars[chars.length - 1];
+  const rows = prev?.derivable && state.cards.length ? aheadRows(prev, ch, state.cards) : null;
+  if (rows) {
+    view = derive(prev, ch, state.cards, state.known, state.fixed.protocol.unrolled_steps, rows);
     remember(state, view);
   }
   return view;
