@@ -26,6 +26,7 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -55,6 +56,10 @@ MAX_PER_PAGE = 4  # sockets one page's token may hold at once: the page uses one
 # Model work runs off the event loop, so Streamlit's own messages (the same loop) never wait behind a burst
 # of keystrokes. Two threads: onnxruntime releases the GIL while it runs, and the machine has two cores.
 WORKERS = 2
+# The lookahead over the likeliest next keys is about 60% of a reply's cost. When more requests wait than
+# this, replies leave it out until the threads catch up: every key then waits for the server's reply, which
+# at that load still comes sooner than a queue of full replies would (`python -m bench.load`).
+SHED_AT = 2 * WORKERS
 
 CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_BUSY = 1008, 1009, 1013
 
@@ -101,6 +106,9 @@ class Pool:
     """The worker threads and the open connections, in all and per page token, made in the app's lifespan."""
 
     executor: ThreadPoolExecutor | None = None
+    models: dict[str, Model] | None = None
+    lock = threading.Lock()
+    waiting = 0  # requests handed to the threads and not yet started
     open = 0
     per_page: dict[str, int] = {}  # token -> open sockets; a token leaves when its last socket closes
 
@@ -129,12 +137,31 @@ def token_valid(token: str | None) -> bool:
 
 
 def models() -> dict[str, Model]:
-    """The same shared InferenceSessions the pages use (st.cache_resource works outside a script run)."""
-    return panels.shared_models(str(models_dir()))[0]
+    """The same shared InferenceSessions the pages use (st.cache_resource works outside a script run; the
+    lookup costs 0.3 ms, so the route keeps what it returned)."""
+    if Pool.models is None:
+        Pool.models = panels.shared_models(str(models_dir()))[0]
+    return Pool.models
 
 
-def answer(raw: str, readings: dict[str, Reading]) -> str:
-    """One message in, one frame out, as JSON text. `readings` is this connection's and is updated in place."""
+def behind() -> bool:
+    """Whether more requests wait for a thread than the threads can take at once: the server is not keeping
+    up, and replies leave out the lookahead until it does."""
+    with Pool.lock:
+        return Pool.waiting > SHED_AT
+
+
+def work(raw: str, readings: dict[str, Reading]) -> str:
+    """answer() on a worker thread, counting the requests still waiting for one."""
+    ahead = not behind()
+    with Pool.lock:
+        Pool.waiting -= 1
+    return answer(raw, readings, ahead)
+
+
+def answer(raw: str, readings: dict[str, Reading], ahead: bool = True) -> str:
+    """One message in, one frame out, as JSON text. `readings` is this connection's and is updated in place.
+    With `ahead` false the reply carries no lookahead: the page then draws each key when the server answers."""
     seq = None
     try:
         if len(raw) > MAX_MESSAGE:
@@ -155,7 +182,7 @@ def answer(raw: str, readings: dict[str, Reading]) -> str:
             )
         readings.clear()
         readings.update(reads)
-        return json.dumps({"type": "reply", **live.reply(loaded, reads, text, seq, cut)})
+        return json.dumps({"type": "reply", **live.reply(loaded, reads, text, seq, cut, ahead)})
     except BadRequest as e:
         return json.dumps({"type": "error", "problem": str(e), "seq": seq})
     except Exception:  # never a traceback to the page; the log keeps it
@@ -198,7 +225,9 @@ async def endpoint(ws: WebSocket) -> None:
                     break
                 await ws.send_text(json.dumps({"type": "error", "problem": "too many messages", "seq": None}))
                 continue
-            await ws.send_text(await loop.run_in_executor(Pool.executor, answer, raw, readings))
+            with Pool.lock:
+                Pool.waiting += 1
+            await ws.send_text(await loop.run_in_executor(Pool.executor, work, raw, readings))
     except WebSocketDisconnect:
         pass
     finally:

@@ -62,11 +62,12 @@ def rounded(values: np.ndarray, digits: int = 4) -> list:
 def unrolled_steps(reading: Reading, steps: int = UNROLLED_STEPS) -> Steps:
     """The last `steps` characters read, each with the model's top guess after it."""
     start = max(0, len(reading.text) - steps)
-    best = [top_k(p, 1)[0] for p in softmax(reading.logits[start:])]
+    probs = softmax(reading.logits[start:])  # (steps, V)
+    guess = probs.argmax(axis=1)  # ties go to the lower id, as in top_k
     return {
         "chars": list(reading.text[start:]),
-        "guess": [i for i, _ in best],
-        "p": [round(p, 4) for _, p in best],
+        "guess": guess.tolist(),
+        "p": np.round(probs[np.arange(len(guess)), guess], 4).tolist(),
     }
 
 
@@ -84,16 +85,19 @@ def likely_next(models: dict[str, Model], reads: dict[str, Reading], n: int = AH
 
 def model_view(model: Model, reading: Reading, keys: list[str]) -> View:
     """What the page draws for one model after one text, plus what it needs to draw the next keystroke alone
-    when that key is one of `keys`."""
+    when that key is one of `keys` (none: every key waits for the server)."""
     probs = reading.next_probs()
     top = top_k(probs, TOP_K)
     vocab = model.info.vocab
     rows = sorted({vocab.index.get(ch, vocab.unk_id) for ch in keys})  # a character it never saw reads as <unk>
-    ahead_ids, ahead_p = lookahead(model, reading, TOP_K, np.array(rows))
+    ahead: dict = {"keys": [], "ids": [], "p": []}
+    if rows:
+        ahead_ids, ahead_p = lookahead(model, reading, TOP_K, np.array(rows))
+        ahead = {"keys": rows, "ids": ahead_ids.tolist(), "p": rounded(ahead_p, 3)}
     return {
         "top": {"ids": [i for i, _ in top], "p": [round(p, 4) for _, p in top]},
         "next_bits": rounded(surprisal(probs), 3),
-        "ahead": {"keys": rows, "ids": ahead_ids.tolist(), "p": rounded(ahead_p, 3)},
+        "ahead": ahead,
         "bits": rounded(reading.surprisal_bits(), 3),
         "steps": unrolled_steps(reading),
     }
@@ -128,12 +132,14 @@ def static_key(models: dict[str, Model]) -> str:
     return i18n.lang() + ":" + ",".join(models)
 
 
-def views(models: dict[str, Model], reads: dict[str, Reading]) -> dict[str, View]:
-    keys = likely_next(models, reads)
+def views(models: dict[str, Model], reads: dict[str, Reading], ahead: bool = True) -> dict[str, View]:
+    keys = likely_next(models, reads) if ahead else []
     return {mid: model_view(model, reads[mid], keys) for mid, model in models.items()}
 
 
-def reply(models: dict[str, Model], reads: dict[str, Reading], text: str, seq: int, cut: bool) -> Reply:
+def reply(
+    models: dict[str, Model], reads: dict[str, Reading], text: str, seq: int, cut: bool, ahead: bool = True
+) -> Reply:
     """What changes with the text: the same for the rerun path and the fast path (ui/fast.py), and free of the
     page's language, so the fast path needs no Streamlit session to build it."""
     return {
@@ -141,7 +147,7 @@ def reply(models: dict[str, Model], reads: dict[str, Reading], text: str, seq: i
         "text": text,
         "cut": cut,
         "unknown": unknown_chars(models, text),
-        "views": views(models, reads) if text else {},
+        "views": views(models, reads, ahead) if text else {},
     }
 
 
