@@ -52,6 +52,7 @@ class Reading:
     state: dict  # the state after the last character, to carry on from
     hidden: np.ndarray | None  # (T, H) the top layer's activity, where the graph exports it
     checkpoints: dict = field(default_factory=dict, repr=False)  # position -> state after that many characters
+    bits: np.ndarray | None = field(default=None, repr=False)  # (T,) surprisal_bits(), carried between keystrokes
 
     def next_probs(self, temperature: float = 1.0) -> np.ndarray:
         """Distribution of the character after the whole text."""
@@ -61,11 +62,21 @@ class Reading:
 
     def surprisal_bits(self) -> np.ndarray:
         """(T,) -log2 p(text[t] | text[:t]); NaN at t = 0, which no model was asked to predict."""
-        bits = np.full(len(self.ids), np.nan)
-        if len(self.ids) > 1:
-            probs = softmax(self.logits[:-1])
-            bits[1:] = surprisal(probs[np.arange(len(self.ids) - 1), self.ids[1:]])
-        return bits
+        return (self.bits if self.bits is not None else bits_from(self.logits, self.ids, 1)).copy()
+
+
+def bits_from(logits: np.ndarray, ids: np.ndarray, start: int, known: np.ndarray | None = None) -> np.ndarray:
+    """Surprisal of each character, reusing `known` (a previous reading's) before position `start`: a keystroke
+    at the end computes one softmax row, not one per character typed (it was the largest Python cost of a
+    fast-path reply at 120 characters, measured with py-spy under `python -m bench.load`)."""
+    bits = np.full(len(ids), np.nan)
+    start = max(1, start)
+    if known is not None:
+        bits[:start] = known[:start]
+    if len(ids) > start:
+        probs = softmax(logits[start - 1 : -1])  # (T - start, V): row t - 1 predicts ids[t]
+        bits[start:] = surprisal(probs[np.arange(len(ids) - start), ids[start:]])
+    return bits
 
 
 def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
@@ -94,7 +105,10 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
         position = end
         checkpoints[position] = state
     hidden = np.concatenate(hidden) if hidden else None
-    return Reading(text, ids, np.concatenate(logits), state, hidden, checkpoints)
+    logits = np.concatenate(logits)
+    known = previous.bits if previous is not None and previous.bits is not None and start else None
+    bits = bits_from(logits, ids, start if known is not None else 1, known)
+    return Reading(text, ids, logits, state, hidden, checkpoints, bits)
 
 
 def lookahead(

@@ -375,3 +375,15 @@ def test_shipped_recall_curves_reach_the_goals(recall_models):
     assert lstm[200] >= 0.99 and lstm[500] >= 0.9
     rnn_horizon = by_arch["rnn"].info.horizon_90
     assert by_arch["lstm"].info.horizon_90 >= 10 * rnn_horizon
+
+
+def test_surprisal_carried_from_keystroke_to_keystroke_equals_a_fresh_read(models):
+    """Typing, a backspace and an edit in the middle: each reading's surprisal reuses the previous one's."""
+    texts = ["T", "To", "To b", "To be, or not to be", "To be, or not to b", "To be, or not to bx", "Tu be, or"]
+    texts += ["To be, or not to be, that is the question: whether 'tis nobler in the mind"[:n] for n in (40, 70)]
+    for model in models.values():
+        reading = None
+        for text in texts:
+            reading = read(model, text, reading)
+            fresh = read(model, text)
+            np.testing.assert_allclose(reading.surprisal_bits(), fresh.surprisal_bits(), atol=1e-3, equal_nan=True)

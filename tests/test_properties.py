@@ -30,6 +30,8 @@ def test_an_incremental_read_equals_a_fresh_one_after_any_edit(before, after, mo
     incremental = read(model, after, previous=read(model, before))
     fresh = read(model, after)
     np.testing.assert_allclose(incremental.logits, fresh.logits, atol=2e-4)
+    # the surprisal carried over from `before` is the text's own, not the old text's
+    np.testing.assert_allclose(incremental.surprisal_bits(), fresh.surprisal_bits(), atol=1e-3, equal_nan=True)
     for name in model.state_names:
         np.testing.assert_allclose(incremental.state[name], fresh.state[name], atol=2e-5)
 
