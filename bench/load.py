@@ -16,9 +16,11 @@ With --pause-every N a session pauses for 2 s after about every N keys (N give o
 into each pause asks for the models' continuations, as the page's writer component does.
 Errors are runs that end in an exception or an error status, error frames, wrong replies, and dropped or
 refused connections. Opening: all sessions connect together; each is settled when its first reply (the page's
-first run, and on the fast path the socket's first answer) has arrived.
-Server CPU per keystroke is from /proc over the round, summed over every server process; /_stcore/health is
-asked 4 times a second during each round, to show whether Streamlit's own traffic waits behind the typing.
+first run, and on the fast path the socket's first answer) has arrived. Typing starts when every session has
+settled, as a class opens the page and then types: the opening storm and the typing are measured apart.
+Server CPU per keystroke is from /proc over the typing, summed over every server process (per page opened:
+over the opening); /_stcore/health is asked 4 times a second while they type, to show whether Streamlit's
+own traffic waits behind the typing.
 
 Without --url it starts `streamlit run app.py` in --root (default: this checkout) itself; with --url (and
 --pids) it measures a server you started (for example scripts/serve.sh's nginx).
@@ -118,9 +120,17 @@ class Session:
                     self.errors.append(f"run ended with status {msg.script_finished}")
                 return
 
-    async def run(self, start: asyncio.Event) -> None:
+    async def run(self, start: asyncio.Event, arrived, go: asyncio.Event) -> None:
+        """Open the page, say so (`arrived`), and type once every session has opened (`go`)."""
         await start.wait()
         began = time.perf_counter()
+        settled = False
+
+        def opened() -> None:
+            nonlocal settled
+            self.opened, settled = time.perf_counter() - began, True
+            arrived()
+
         try:
             async with websockets.connect(
                 self.ws_url,
@@ -139,13 +149,18 @@ class Session:
                         self.fast_socket = fast
                         await fast.send(json.dumps({"text": self.text, "seq": 0}))
                         await self.fast_reply(0)
-                        self.opened = time.perf_counter() - began
+                        opened()
+                        await go.wait()
                         await self.type(ws)
                 else:
-                    self.opened = time.perf_counter() - began
+                    opened()
+                    await go.wait()
                     await self.type(ws)
         except (TimeoutError, OSError, websockets.WebSocketException) as e:
             self.errors.append(f"connection: {type(e).__name__}: {e}")
+        finally:
+            if not settled:
+                arrived()  # a session that failed to open does not hold the others back
 
     def open_fast(self):
         """The fast path's socket, as the page opens it: beside the page, with its token and Origin."""
@@ -246,13 +261,24 @@ async def probe_health(url: str, stop: asyncio.Event, out: list[float]) -> None:
 async def simulate(
     url: str, sessions: int, rate: float, seconds: float, pause_every: int, pids: list[int], path: str = "rerun"
 ) -> dict:
-    start, stop = asyncio.Event(), asyncio.Event()
+    start, go, stop, everyone = asyncio.Event(), asyncio.Event(), asyncio.Event(), asyncio.Event()
+    count = [0]
+
+    def arrived() -> None:
+        count[0] += 1
+        if count[0] == sessions:
+            everyone.set()
+
     users = [Session(url, n, rate, seconds, pause_every, path) for n in range(sessions)]
-    tasks = [asyncio.create_task(u.run(start)) for u in users]
+    tasks = [asyncio.create_task(u.run(start, arrived, go)) for u in users]
     health: list[float] = []
-    prober = asyncio.create_task(probe_health(url, stop, health))
     cpu0 = sum(cpu_seconds(p) for p in pids)
     start.set()
+    await everyone.wait()  # the class has opened the page; now everyone types
+    cpu_open = sum(cpu_seconds(p) for p in pids) - cpu0
+    prober = asyncio.create_task(probe_health(url, stop, health))
+    cpu0 = sum(cpu_seconds(p) for p in pids)
+    go.set()
     await asyncio.gather(*tasks)
     cpu = sum(cpu_seconds(p) for p in pids) - cpu0
     stop.set()
@@ -264,6 +290,7 @@ async def simulate(
         "writes": [x for u in users for x in u.writes],
         "errors": [e for u in users for e in u.errors],
         "cpu_per_key": cpu / max(1, len(latencies)) * 1000,
+        "cpu_open": cpu_open / max(1, sessions) * 1000,
         "health": health,
         "rss": sum(rss_mb(p) for p in pids),
     }
@@ -278,7 +305,8 @@ def report(sessions: int, rate: float, r: dict, path: str = "rerun") -> None:
     if r["writes"]:
         print(f"  continuations (3 models, after a pause): {summary(r['writes'])}")
     print(f"  errors: {len(r['errors'])}" + (f" (first: {r['errors'][0]})" if r["errors"] else ""))
-    print(f"  server CPU per keystroke: {r['cpu_per_key']:.1f} ms; server memory after: {r['rss']:.0f} MB")
+    print(f"  server CPU per keystroke: {r['cpu_per_key']:.1f} ms; per page opened: {r['cpu_open']:.0f} ms")
+    print(f"  server memory after the sessions closed: {r['rss']:.0f} MB")
     if r["health"]:
         print(f"  /_stcore/health meanwhile:      {summary(r['health'])}")
 

@@ -103,7 +103,7 @@ def test_the_lookahead_row_of_each_next_key_is_what_the_page_shows_after_it():
         row = view_before["ahead"]["keys"].index(b)  # "b" is among the likeliest next characters here
         assert view_after["top"]["ids"] == view_before["ahead"]["ids"][row]
         assert view_after["top"]["p"] == pytest.approx(view_before["ahead"]["p"][row], abs=6e-4)  # 3 decimals
-        assert view_after["bits"][-1] == pytest.approx(view_before["next_bits"][b], abs=2e-3)
+        assert view_after["bits"][-1] == pytest.approx(view_before["ahead"]["bits"][row], abs=2e-3)
 
 
 def test_the_lookahead_covers_the_likeliest_next_characters_the_same_for_every_model():

@@ -107,7 +107,7 @@ def test_a_fast_path_error_follows_the_schema(raw):
 
 
 def test_the_schema_checker_itself_catches_a_missing_an_extra_and_a_mistyped_field():
-    view = {"top": {"ids": [1], "p": [0.5]}, "next_bits": [1.0], "ahead": {"keys": [1], "ids": [[1]], "p": [[0.5]]}}
+    view = {"top": {"ids": [1], "p": [0.5]}, "ahead": {"keys": [1], "bits": [1.0], "ids": [[1]], "p": [[0.5]]}}
     view |= {"bits": [None, 2.0], "steps": {"chars": ["a"], "guess": [1], "p": [0.5]}}
     assert problems(view, View) == []
     assert problems({k: v for k, v in view.items() if k != "bits"}, View) == ["payload.bits: missing"]
@@ -215,7 +215,7 @@ def test_a_reply_without_the_lookahead_still_follows_the_schema_and_draws_the_sa
     shed = json.loads(fast.answer(json.dumps({"text": "To be, or", "seq": 1}), {}, ahead=False))
     assert shed.pop("type") == "reply" and problems(shed, Reply) == []
     for mid, view in shed["views"].items():
-        assert view["ahead"] == {"keys": [], "ids": [], "p": []}
+        assert view["ahead"] == {"keys": [], "bits": [], "ids": [], "p": []}
         assert {k: v for k, v in view.items() if k != "ahead"} == {
             k: v for k, v in full["views"][mid].items() if k != "ahead"
         }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core.contract import UNK
 from core.models import Model
 from core.predict import Reading, lookahead, softmax, surprisal, top_k
 from core.text import VISIBLE
@@ -71,32 +72,32 @@ def unrolled_steps(reading: Reading, steps: int = UNROLLED_STEPS) -> Steps:
     }
 
 
-def likely_next(models: dict[str, Model], reads: dict[str, Reading], n: int = AHEAD_ROWS) -> list[str]:
-    """The n characters the models together find likeliest next (mean probability; the unknown token is never
-    one): the keys the lookahead covers."""
+def likely_next(models: dict[str, Model], probs: dict[str, np.ndarray], n: int = AHEAD_ROWS) -> list[str]:
+    """The n characters the models together find likeliest next (summed probability; the unknown token is
+    never one): the keys the lookahead covers."""
     score: dict[str, float] = {}
     for mid, model in models.items():
         vocab = model.info.vocab
-        for token, p in zip(vocab.tokens, reads[mid].next_probs().tolist(), strict=True):
-            if token != vocab.tokens[vocab.unk_id]:
-                score[token] = score.get(token, 0.0) + p
+        for token, p in zip(vocab.tokens, probs[mid].tolist(), strict=True):
+            score[token] = score.get(token, 0.0) + p
+    score.pop(UNK, None)
     return sorted(score, key=score.__getitem__, reverse=True)[:n]
 
 
-def model_view(model: Model, reading: Reading, keys: list[str]) -> View:
-    """What the page draws for one model after one text, plus what it needs to draw the next keystroke alone
-    when that key is one of `keys` (none: every key waits for the server)."""
-    probs = reading.next_probs()
+def model_view(model: Model, reading: Reading, probs: np.ndarray, keys: list[str]) -> View:
+    """What the page draws for one model after one text (`probs` is its next-character distribution), plus
+    what it needs to draw the next keystroke alone when that key is one of `keys` (none: every key waits for
+    the server)."""
     top = top_k(probs, TOP_K)
     vocab = model.info.vocab
     rows = sorted({vocab.index.get(ch, vocab.unk_id) for ch in keys})  # a character it never saw reads as <unk>
-    ahead: dict = {"keys": [], "ids": [], "p": []}
+    ahead: dict = {"keys": [], "bits": [], "ids": [], "p": []}
     if rows:
         ahead_ids, ahead_p = lookahead(model, reading, TOP_K, np.array(rows))
-        ahead = {"keys": rows, "ids": ahead_ids.tolist(), "p": rounded(ahead_p, 3)}
+        bits = rounded(surprisal(probs[rows]), 3)
+        ahead = {"keys": rows, "bits": bits, "ids": ahead_ids.tolist(), "p": rounded(ahead_p, 3)}
     return {
         "top": {"ids": [i for i, _ in top], "p": [round(p, 4) for _, p in top]},
-        "next_bits": rounded(surprisal(probs), 3),
         "ahead": ahead,
         "bits": rounded(reading.surprisal_bits(), 3),
         "steps": unrolled_steps(reading),
@@ -133,8 +134,9 @@ def static_key(models: dict[str, Model]) -> str:
 
 
 def views(models: dict[str, Model], reads: dict[str, Reading], ahead: bool = True) -> dict[str, View]:
-    keys = likely_next(models, reads) if ahead else []
-    return {mid: model_view(model, reads[mid], keys) for mid, model in models.items()}
+    probs = {mid: reading.next_probs() for mid, reading in reads.items()}
+    keys = likely_next(models, probs) if ahead else []
+    return {mid: model_view(model, reads[mid], probs[mid], keys) for mid, model in models.items()}
 
 
 def reply(

@@ -48,6 +48,7 @@ class Guesses(TypedDict):
 
 class Lookahead(TypedDict):
     keys: list[int]  # (R,): the token ids the rows are for: the AHEAD_ROWS likeliest next characters
+    bits: list[float]  # (R,) -log2 p(keys[r] | text): the surprisal of key r, should it come next
     ids: list[list[int]]  # (R, TOP_K): the top guesses after the text plus token keys[r]
     p: list[list[float]]
 
@@ -60,7 +61,6 @@ class Steps(TypedDict):
 
 class View(TypedDict):
     top: Guesses
-    next_bits: list[float]  # (V,) -log2 p(v | text): the surprisal of whichever key comes next
     ahead: Lookahead
     bits: list[float | None]  # (T,) surprisal of each typed character; null for the first
     steps: Steps

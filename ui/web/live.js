@@ -27,7 +27,7 @@ function bitsColor(bits, maxBits) {
 }
 
 // ---- views: what is drawn for one text, from a reply or derived from the view one character shorter.
-// A view's `models` maps a model id to {top, bits, steps} (and, from a reply, `next_bits` and `ahead`).
+// A view's `models` maps a model id to {top, bits, steps} (and, from a reply, `ahead`).
 
 function viewFromReply(reply) {
   return { text: reply.text, unknown: reply.unknown, models: reply.views, derivable: true };
@@ -44,11 +44,10 @@ function derive(prev, ch, cards, known, stepsShown, rows) {
   const models = {};
   for (const [n, card] of cards.entries()) {
     const m = prev.models[card.id];
-    const id = card.index.get(ch) ?? card.unk_id;
     const top = { ids: m.ahead.ids[rows[n]], p: m.ahead.p[rows[n]] };
     models[card.id] = {
       top,
-      bits: m.bits.concat([m.next_bits[id]]),
+      bits: m.bits.concat([m.ahead.bits[rows[n]]]),
       steps: {
         chars: m.steps.chars.concat([ch]).slice(-stepsShown),
         guess: m.steps.guess.concat([top.ids[0]]).slice(-stepsShown),
