@@ -17,6 +17,7 @@ from core.errors import InputError, ModelFileError
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
 L2_BYTES = 2 * 2**20  # per core, on the 2-core machines this was measured on
+SMALL_RUN = 16  # tokens (batch x time) that go to a large model's one-thread session: a keystroke, the lookahead
 
 
 def models_dir() -> Path:
@@ -24,9 +25,10 @@ def models_dir() -> Path:
     return Path(os.environ.get("UNROLLED_MODELS_DIR") or SHIPPED_DIR)
 
 
-def open_session(path: Path, sha256: str, model_id: str) -> ort.InferenceSession:
+def open_session(path: Path, sha256: str, model_id: str, threads: int | None = None) -> ort.InferenceSession:
     """A checked CPU session, without thread spinning and without the memory arena that would keep what the
-    largest input ever took (shared/FACTS.md)."""
+    largest input ever took (102 MB -> 417 MB after one 50k-character input, with the arena; 102 MB
+    without). `threads` defaults to what the graph's size calls for."""
     if not path.is_file():
         raise ModelFileError(f"{model_id}: {path.name} is missing")
     if sha256_file(path) != sha256:
@@ -35,7 +37,7 @@ def open_session(path: Path, sha256: str, model_id: str) -> ort.InferenceSession
     # One thread is fastest for small graphs (a step of a small cell: ~22 us vs ~48 us with more). A graph
     # whose weights exceed one core's 2 MB L2 is bandwidth-bound at one thread: the LSTM-512 read 500
     # characters in 93 ms with one thread and 38 ms with two, each core keeping half the weights in cache.
-    options.intra_op_num_threads = 2 if path.stat().st_size > L2_BYTES else 1
+    options.intra_op_num_threads = threads or (2 if path.stat().st_size > L2_BYTES else 1)
     options.inter_op_num_threads = 1
     # Idle worker threads spin by default, burning a core after every run: one keystroke (an appended character
     # and the lookahead, three models) took 38 ms of CPU with spinning and 3.4 ms without, for 3.2 ms of wall
@@ -90,6 +92,14 @@ class Model:
         self.state_names = list(entry.state_names)
         self.session = open_session(entry.path, entry.sha256, entry.id)
         check_io(entry, self.session)
+        # Keystrokes run a step or a few (one character, the lookahead's rows): on two threads each run wakes a
+        # second thread for too little work. Under 30 typing sessions the LSTM on two threads cost 4.8 ms of
+        # server CPU per keystroke and 3.8 ms on one; at 100 sessions p95 186 ms against 21 ms
+        # (`python -m bench.load --sessions 30 100 --path fast`). So small inputs get a one-thread session;
+        # reads of 32-character chunks keep two (a 1,000-character paste: 85 ms on two, 107 ms on one).
+        self.small = self.session
+        if self.session.get_session_options().intra_op_num_threads > 1:
+            self.small = open_session(entry.path, entry.sha256, entry.id, threads=1)
         written = self.session.get_modelmeta().custom_metadata_map.get("vocab")  # export writes it into the graph
         if written is not None and json.loads(written) != entry.vocab.tokens:
             raise ModelFileError(f"{entry.id}: the graph was trained on another vocabulary than its entry's `vocab`")
@@ -151,8 +161,9 @@ class Model:
                 "logits": np.zeros((tokens.shape[0], 0, len(self.info.vocab)), np.float32),
                 **{f"{n}_out": feed[f"{n}_in"] for n in self.state_names},
             }
+        session = self.small if tokens.size <= SMALL_RUN else self.session
         try:
-            values = self.session.run(None, feed)
+            values = session.run(None, feed)
         except Exception as e:  # InvalidArgument and friends do not derive from ValueError
             raise ModelFileError(f"{self.id}: the graph failed to run: {e}") from None
         return dict(zip(self.output_names, values, strict=True))

@@ -53,6 +53,9 @@ class Reading:
     hidden: np.ndarray | None  # (T, H) the top layer's activity, where the graph exports it
     checkpoints: dict = field(default_factory=dict, repr=False)  # position -> state after that many characters
     bits: np.ndarray | None = field(default=None, repr=False)  # (T,) surprisal_bits(), carried between keystrokes
+    # token id -> (logits (V,), state, hidden (H,) or None) one step further: filled by lookahead(), so the key
+    # that comes next, when it is one of the lookahead's rows, is read without running the model again
+    ahead: dict = field(default_factory=dict, repr=False)
 
     def next_probs(self, temperature: float = 1.0) -> np.ndarray:
         """Distribution of the character after the whole text."""
@@ -84,6 +87,10 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
     character: typing at the end runs one step, a backspace at most CHECKPOINT_EVERY."""
     text = normalize(text)
     ids = model.info.vocab.encode(text)
+    if previous is not None and len(ids) == len(previous.ids) + 1 and text.startswith(previous.text):
+        step = previous.ahead.get(int(ids[-1]))
+        if step is not None:
+            return extended(previous, text, ids, *step)
     start, state, checkpoints = 0, None, {}
     if previous is not None:
         same = len(os.path.commonprefix([previous.text, text]))
@@ -111,6 +118,21 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
     return Reading(text, ids, logits, state, hidden, checkpoints, bits)
 
 
+def extended(previous: Reading, text: str, ids: np.ndarray, logits: np.ndarray, state: dict, hidden) -> Reading:
+    """`previous` read one token further from a step the lookahead already ran: what read() would return,
+    with the same checkpoints (every CHECKPOINT_EVERY, the one it ran from, the end)."""
+    end = len(previous.ids)
+    checkpoints = {p: c for p, c in previous.checkpoints.items() if p % CHECKPOINT_EVERY == 0 and p < end}
+    checkpoints[end] = previous.state
+    checkpoints[end + 1] = state
+    all_logits = np.concatenate([previous.logits, logits[None]])
+    all_hidden = None
+    if previous.hidden is not None and hidden is not None:
+        all_hidden = np.concatenate([previous.hidden, hidden[None]])
+    bits = bits_from(all_logits, ids, end, previous.bits) if previous.bits is not None else None
+    return Reading(text, ids, all_logits, state, all_hidden, checkpoints, bits)
+
+
 def lookahead(
     model: Model, reading: Reading, k: int = 5, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +146,15 @@ def lookahead(
         raise InputError(f"lookahead rows are token ids from 0 to {vocab_size - 1}")
     n = len(tokens)
     state = {name: np.repeat(s, n, axis=0) for name, s in reading.state.items()} if reading.state else None
-    logits = model.run(tokens[:, None], state)["logits"][:, 0].astype(np.float64)  # (R, V): one step per row
+    out = model.run(tokens[:, None], state)
+    hidden = out.get("hidden")
+    for r, token in enumerate(tokens.tolist()):  # kept for the key that comes next (read() takes it from here)
+        reading.ahead[token] = (
+            out["logits"][r, 0],
+            {name: out[f"{name}_out"][r : r + 1] for name in model.state_names},
+            None if hidden is None else hidden[r, 0],
+        )
+    logits = out["logits"][:, 0].astype(np.float64)  # (R, V): one step per row
     k = max(1, min(k, vocab_size))
     # Only k of V probabilities are needed: rank the logits, and normalise just those (one sort and one exp
     # over (R, V), instead of a softmax, a partition and two gathers: half of this function's Python cost).

@@ -387,3 +387,38 @@ def test_surprisal_carried_from_keystroke_to_keystroke_equals_a_fresh_read(model
             reading = read(model, text, reading)
             fresh = read(model, text)
             np.testing.assert_allclose(reading.surprisal_bits(), fresh.surprisal_bits(), atol=1e-3, equal_nan=True)
+
+
+def test_a_key_the_lookahead_covered_is_read_from_its_step_without_running_the_model(models, monkeypatch):
+    for model in models.values():
+        before = read(model, "To be, or not to ")
+        lookahead(model, before, 5, np.array([model.info.vocab.index[ch] for ch in "bx"]))
+        runs = []
+        original = model.run
+
+        def counted(*args, runs=runs, original=original, **kwargs):
+            runs.append(args)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(model, "run", counted)
+        after = read(model, "To be, or not to b", before)
+        assert runs == []  # taken from the lookahead's step
+        fresh = read(model, "To be, or not to b")
+        np.testing.assert_allclose(after.logits, fresh.logits, atol=2e-5)
+        np.testing.assert_allclose(after.surprisal_bits(), fresh.surprisal_bits(), atol=1e-4, equal_nan=True)
+        for name in model.state_names:
+            np.testing.assert_allclose(after.state[name], fresh.state[name], atol=2e-5)
+        assert sorted(after.checkpoints) == sorted(
+            read(model, "To be, or not to b", before_without(before)).checkpoints
+        )
+        ran = len(runs)
+        read(model, "To be, or not to q", before)  # a key it did not cover runs the model
+        assert len(runs) == ran + 1
+        monkeypatch.undo()
+
+
+def before_without(reading):
+    """The same reading with nothing looked ahead."""
+    from dataclasses import replace
+
+    return replace(reading, ahead={})

@@ -108,3 +108,14 @@ def test_the_page_falls_back_to_reruns_and_keeps_typing(server, browser, case): 
     page.wait_for_function("() => location.search.includes('king')", timeout=10_000)
     assert page.locator("text=Traceback").count() == 0
     page.close()
+
+
+def test_the_fast_path_works_under_a_base_url_path(browser):  # noqa: F811
+    with streamlit_server(base="class") as (url, _):
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(url + "/")
+        page.wait_for_selector(".live .bar-row", timeout=60_000)
+        wait_idle(page)
+        type_and_settle(page, " and the king")
+        assert transport(page) == "fast"
+        page.close()

@@ -72,4 +72,6 @@ def test_typing_through_the_proxy_updates_the_predictions(served):
             wait_idle(page)
             page.wait_for_function(f"() => location.search.includes('b{n}')", timeout=10_000)
             assert page.locator(".live").get_attribute("data-shown") == f"To be, or not to b{n}"
+            # keystrokes went over the fast path, through nginx, to the process that served the page
+            assert page.locator(".live").get_attribute("data-transport") == "fast"
         browser.close()

@@ -54,8 +54,11 @@ RATE, BURST = 50.0, 100  # messages a second per connection, and how many may co
 MAX_CONNECTIONS = 300  # per process: each holds at most three readings of MAX_CHARS (about 2 MB)
 MAX_PER_PAGE = 4  # sockets one page's token may hold at once: the page uses one, a reconnect may overlap it
 # Model work runs off the event loop, so Streamlit's own messages (the same loop) never wait behind a burst
-# of keystrokes. Two threads: onnxruntime releases the GIL while it runs, and the machine has two cores.
-WORKERS = 2
+# of keystrokes (/_stcore/health p95 6-9 ms under 100 typing sessions). One thread: two fought over the GIL
+# for the Python half of each reply; at 100 sessions one thread took 2.7 ms of CPU per keystroke and p95
+# 22 ms, two took 3.3 ms and p95 23 ms (`python -m bench.load --sessions 30 100 --path fast`). A paste of
+# 1,000 characters holds it for about 85 ms.
+WORKERS = 1
 # The lookahead over the likeliest next keys is about 60% of a reply's cost. When more requests wait than
 # this, replies leave it out until the threads catch up: every key then waits for the server's reply, which
 # at that load still comes sooner than a queue of full replies would (`python -m bench.load`).
