@@ -117,6 +117,9 @@ function drawStrip(strip, text, bits, map, S, P) {
   chars.forEach((ch, i) => {
     const b = bits[i];
     const cell = cells[i];
+    const drawn = `${ch}|${b}`;
+    if (cell.drawn === drawn) return; // most cells are as the last key left them: no DOM reads or writes
+    cell.drawn = drawn;
     const shown = visible(ch, map);
     setText(cell, shown);
     setStyle(cell, "background", known(b) ? bitsColor(b, P.max_bits) : "#eeeeee");
@@ -157,19 +160,12 @@ function buildStrips(root, cards, P) {
   });
 }
 
-function drawUnrolled(holder, steps, card, map, S) {
-  // One column per step: input character (bottom) -> hidden state -> top guess (top); arrows from each hidden
-  // state to the next only for recurrent nets.
+// The network's drawing for n steps: built when n changes (the first characters typed), then only its labels
+// change from key to key (rebuilding ~50 SVG nodes per model on every key was most of a keystroke's script).
+function buildNet(holder, n, card) {
   const W = 66;
   const H = 190;
-  const key = JSON.stringify(steps);
-  if (holder.dataset.key === key) return;
-  holder.dataset.key = key;
-  const n = steps.chars.length;
   const root = svg("svg", { viewBox: `0 0 ${Math.max(1, n) * W + 10} ${H}`, role: "img" });
-  const pairs = steps.chars.map((ch, t) => `${visible(ch, map)}→${visible(card.vocab[steps.guess[t]], map)}`);
-  const aria = S[card.recurrent ? "live.net_aria_recurrent" : "live.net_aria_ff"];
-  root.setAttribute("aria-label", fill(aria, { name: card.name, n, steps: pairs.join(" ") }));
   const defs = svg("defs");
   const marker = svg("marker", {
     id: `arrow-${card.id}`,
@@ -185,20 +181,44 @@ function drawUnrolled(holder, steps, card, map, S) {
   root.append(defs);
   const arrow = (x1, y1, x2, y2, cls) =>
     root.append(svg("line", { x1, y1, x2, y2, class: cls, "marker-end": `url(#arrow-${card.id})` }));
-  steps.chars.forEach((ch, t) => {
+  const columns = [];
+  for (let t = 0; t < n; t++) {
+    // One column per step: input character (bottom) -> hidden state -> top guess (top); arrows from each
+    // hidden state to the next only for recurrent nets.
     const cx = 5 + t * W + W / 2;
     arrow(cx, 148, cx, 116, "edge");
     arrow(cx, 84, cx, 56, "edge");
     if (card.recurrent && t < n - 1) arrow(cx + 17, 100, cx + W - 17, 100, "edge recurrent");
-    root.append(svg("rect", { x: cx - 20, y: 150, width: 40, height: 30, rx: 4, class: "node-x" }));
-    root.append(svg("text", { x: cx, y: 170, class: "node-label" }, visible(ch, map)));
+    const input = svg("text", { x: cx, y: 170, class: "node-label" });
+    const guess = svg("text", { x: cx, y: 30, class: "node-label" });
+    const p = svg("text", { x: cx, y: 47, class: "node-label small" });
+    root.append(svg("rect", { x: cx - 20, y: 150, width: 40, height: 30, rx: 4, class: "node-x" }), input);
     root.append(svg("circle", { cx, cy: 100, r: 16, class: card.recurrent ? "node-h" : "node-h ff" }));
     root.append(svg("text", { x: cx, y: 104, class: "node-label small" }, `h${t + 1}`));
-    root.append(svg("rect", { x: cx - 26, y: 12, width: 52, height: 42, rx: 4, class: "node-y" }));
-    root.append(svg("text", { x: cx, y: 30, class: "node-label" }, visible(card.vocab[steps.guess[t]], map)));
-    root.append(svg("text", { x: cx, y: 47, class: "node-label small" }, pct(steps.p[t])));
-  });
+    root.append(svg("rect", { x: cx - 26, y: 12, width: 52, height: 42, rx: 4, class: "node-y" }), guess, p);
+    columns.push({ input, guess, p });
+  }
   holder.replaceChildren(root);
+  return { root, n, columns };
+}
+
+function drawUnrolled(holder, steps, card, map, S) {
+  const n = steps.chars.length;
+  if (holder.net?.n !== n) holder.net = buildNet(holder, n, card);
+  const net = holder.net;
+  steps.chars.forEach((ch, t) => {
+    const column = net.columns[t];
+    setText(column.input, visible(ch, map));
+    setText(column.guess, visible(card.vocab[steps.guess[t]], map));
+    setText(column.p, pct(steps.p[t]));
+  });
+  const pairs = steps.chars.map((ch, t) => `${visible(ch, map)}→${visible(card.vocab[steps.guess[t]], map)}`);
+  const aria = fill(S[card.recurrent ? "live.net_aria_recurrent" : "live.net_aria_ff"], {
+    name: card.name,
+    n,
+    steps: pairs.join(" "),
+  });
+  if (net.root.getAttribute("aria-label") !== aria) net.root.setAttribute("aria-label", aria);
 }
 
 function buildUnrolled(root, cards) {
