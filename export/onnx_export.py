@@ -4,9 +4,10 @@ The graph follows the model contract the runtime relies on:
     inputs   tokens int64 (batch, time), then each recurrent state `<name>_in` float32 (batch, layers, hidden)
     outputs  logits float32 (batch, time, vocab), each `<name>_out`, and hidden float32 (batch, time, hidden)
 
-torch 2.13's default (dynamo) exporter fixes the time axis of recurrent layers to the example's length
-(shared/FACTS.md), so the legacy TorchScript exporter is used here with named dynamic axes; the tests check
-the result against torch at several lengths and batch sizes.
+torch 2.13's default (dynamo) exporter silently fixes nn.RNN's time axis to the example's length, and
+nn.LSTM/nn.GRU with a dynamic time axis fail in onnxruntime at any other length, so the legacy TorchScript
+exporter is used here with named dynamic axes; the tests check the result against torch at several lengths
+and batch sizes.
 """
 
 from __future__ import annotations

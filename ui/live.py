@@ -8,7 +8,7 @@ still the text in the box, and asks for a new one when typing pauses.
 
 Why components and not Altair and Graphviz: building and validating the Altair charts took ~310 ms of server
 CPU per keystroke and the browser ~300 ms more to draw six Vega charts and three Graphviz graphs (profiled
-with py-spy and Chromium's tracing, docs/measurements.md); these payloads take a few milliseconds to build and
+with cProfile, py-spy and Chromium's tracing); these payloads take a few milliseconds to build and
 a frame to draw. The fields of both directions are in ui/protocol.py. User text only ever reaches the page
 through `textContent` in ui/web/*.js, never as HTML.
 """
