@@ -149,3 +149,12 @@ def test_the_route_follows_the_base_url_path():
             assert ask(ws, {"text": "neuron", "seq": 1})["text"] == "neuron"
         with pytest.raises(InvalidStatus):
             socket(url.removesuffix("/class"))  # not at the root
+
+
+def test_the_rate_limit_lets_a_page_s_pace_through_and_cuts_off_a_flood_that_never_pauses():
+    bucket = fast.Bucket()
+    assert all(bucket.take() for _ in range(fast.BURST))  # a burst is fine
+    refused = sum(not bucket.take() for _ in range(fast.BURST + 5))
+    assert refused > fast.BURST - 5 and bucket.refused > fast.BURST - 5
+    bucket.at -= fast.BURST / fast.RATE  # it waited long enough for the bucket to refill
+    assert bucket.take() and bucket.refused == 0

@@ -219,3 +219,14 @@ def test_a_reply_without_the_lookahead_still_follows_the_schema_and_draws_the_sa
         assert {k: v for k, v in view.items() if k != "ahead"} == {
             k: v for k, v in full["views"][mid].items() if k != "ahead"
         }
+
+
+def test_the_accent_colour_lives_in_the_theme_alone():
+    import tomllib
+
+    theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["theme"]
+    assert theme["primaryColor"].lower() != "#ff4b4b"  # Streamlit's red made a focused box look like an error
+    for css in WEB.glob("*.css"):
+        text = css.read_text(encoding="utf-8").lower()
+        assert "#ff4b4b" not in text and theme["primaryColor"].lower() not in text, css.name
+    assert "var(--st-primary-color)" in (WEB / "live.css").read_text(encoding="utf-8")

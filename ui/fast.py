@@ -91,15 +91,18 @@ class Bucket:
 
     tokens: float = BURST
     at: float = field(default_factory=time.monotonic)
-    refused: int = 0  # in a row
+    # refused since the bucket was last full: a client keeps flooding as long as it never lets it refill
+    # (counting only refusals in a row let a flood through whenever a token trickled back between them)
+    refused: int = 0
 
     def take(self) -> bool:
         now = time.monotonic()
         self.tokens = min(BURST, self.tokens + (now - self.at) * RATE)
         self.at = now
+        if self.tokens >= BURST:
+            self.refused = 0
         if self.tokens >= 1:
             self.tokens -= 1
-            self.refused = 0
             return True
         self.refused += 1
         return False
