@@ -80,7 +80,11 @@ def test_odd_text_in_the_lab_never_crashes(odd):
     at = AppTest.from_file("../views/memory_lab.py", default_timeout=TIMEOUT).run()
     at.text_area(key="lab_text").input(odd).run()
     assert not at.exception
-    assert not any("<script>" in m.value for m in at.markdown)
+    plain = AppTest.from_file("../views/memory_lab.py", default_timeout=TIMEOUT).run()
+    plain.text_area(key="lab_text").input("a").run()
+    # the user's text never becomes markdown: the lab's markdown is the same as for a plain "a"
+    assert len(at.markdown) == len(plain.markdown)
+    assert not any(chunk in m.value for m in at.markdown for chunk in ["<script>", "😀", "\x07"])
 
 
 def test_every_chart_the_lab_draws_is_valid_vega_lite(monkeypatch):
