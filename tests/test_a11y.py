@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, ROOT, browser, server, wait_idle  # noqa: F401 (fixtures)
+from tests.test_browser import ARTIFACTS, ROOT, wait_idle
 
 pytestmark = pytest.mark.browser
 

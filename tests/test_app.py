@@ -1,6 +1,5 @@
 """The Streamlit app driven through AppTest: typing, what is shown, and what bad input and broken files do."""
 
-import json
 import shutil
 
 import numpy as np
@@ -10,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from core.models import SHIPPED_DIR, load_models
 from core.predict import read, top_k
 from core.text import MAX_CHARS, visible
+from tests.helpers import component
 
 TIMEOUT = 60
 
@@ -23,14 +23,12 @@ def start(**query) -> AppTest:
 
 def live_data(at: AppTest) -> dict:
     """The payload the live component was mounted with (its static parts merged in): what the page draws."""
-    (live,) = [c for c in at.get("bidi_component") if c.proto.id.endswith("-live")]
-    data = json.loads(live.proto.json)
+    data = component(at, "-live")
     return {**data, **data.pop("static", {})}
 
 
 def writer_data(at: AppTest) -> dict:
-    (writer,) = [c for c in at.get("bidi_component") if c.proto.id.endswith("-writer")]
-    return json.loads(writer.proto.json)
+    return component(at, "-writer")
 
 
 def in_order(data: dict) -> list[dict]:
@@ -80,15 +78,15 @@ def test_typing_changes_the_predictions_and_they_come_from_the_models():
 
 def test_the_static_parts_travel_only_to_a_page_that_lacks_them():
     at = start()
-    first = json.loads(next(c for c in at.get("bidi_component") if c.proto.id.endswith("-live")).proto.json)
+    first = component(at, "-live")
     assert "static" in first and first["static"]["models"]
     at.session_state["live"] = {"typed": {"text": "neuro", "seq": 1, "has": first["static_key"]}}
     at.run()
-    reply = json.loads(next(c for c in at.get("bidi_component") if c.proto.id.endswith("-live")).proto.json)
+    reply = component(at, "-live")
     assert "static" not in reply and reply["text"] == "neuro" and len(reply["views"]) == 3
     at.session_state["live"] = {"typed": {"text": "neur", "seq": 2, "has": "en:someone-else"}}
     at.run()
-    assert "static" in json.loads(next(c for c in at.get("bidi_component") if c.proto.id.endswith("-live")).proto.json)
+    assert "static" in component(at, "-live")
 
 
 def test_the_lookahead_row_of_each_next_key_is_what_the_page_shows_after_it():

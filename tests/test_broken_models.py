@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.contract import sha256_file
 from core.models import SHIPPED_DIR
+from tests.helpers import component
 
 TIMEOUT = 120
 PAGES = ["../unrolled.py", "../views/memory_lab.py", "../views/guess.py"]
@@ -111,5 +112,4 @@ def test_one_broken_entry_leaves_every_other_model_working(tmp_path, monkeypatch
     entry(folder, "rnn", vocab=[])
     monkeypatch.setenv("UNROLLED_MODELS_DIR", str(folder))
     at = AppTest.from_file("../unrolled.py", default_timeout=TIMEOUT).run()
-    (live,) = [c for c in at.get("bidi_component") if c.proto.id.endswith("-live")]
-    assert [m["id"] for m in json.loads(live.proto.json)["static"]["models"]] == ["ff", "lstm"]
+    assert [m["id"] for m in component(at, "-live")["static"]["models"]] == ["ff", "lstm"]

@@ -9,15 +9,9 @@ import json
 import pytest
 
 from bench.common import streamlit_server
-from tests.test_browser import LABEL, bar_texts, browser, open_page, shown_text, wait_idle  # noqa: F401
+from tests.test_browser import LABEL, bar_texts, shown_text, wait_idle
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as (url, _):
-        yield url
 
 
 def transport(page) -> str | None:
@@ -36,7 +30,7 @@ def type_and_settle(page, text: str) -> None:
     )
 
 
-def test_typing_goes_over_the_fast_path_and_every_reply_answers_its_request(server, browser):  # noqa: F811
+def test_typing_goes_over_the_fast_path_and_every_reply_answers_its_request(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     sent, replies = {}, []
 
@@ -89,7 +83,7 @@ def never_answer(route):
 
 
 @pytest.mark.parametrize("case", ["refused", "blocked", "silent"])
-def test_the_page_falls_back_to_reruns_and_keeps_typing(server, browser, case):  # noqa: F811
+def test_the_page_falls_back_to_reruns_and_keeps_typing(server, browser, case):
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     if case == "refused":
         page.route_web_socket("**/api/live**", refuse)
@@ -110,7 +104,7 @@ def test_the_page_falls_back_to_reruns_and_keeps_typing(server, browser, case): 
     page.close()
 
 
-def test_the_fast_path_works_under_a_base_url_path(browser):  # noqa: F811
+def test_the_fast_path_works_under_a_base_url_path(browser):
     with streamlit_server(base="class") as (url, _):
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         page.goto(url + "/")

@@ -1,6 +1,5 @@
 """Shannon's guessing game: the rank and bound functions in core/, the game's rules, and the page in AppTest."""
 
-import json
 import math
 
 import numpy as np
@@ -22,6 +21,7 @@ from core.guess import (
 )
 from core.models import SHIPPED_DIR, load_models
 from core.predict import read, softmax
+from tests.helpers import component
 
 TIMEOUT = 60
 
@@ -130,8 +130,7 @@ def test_show_me_counts_as_eleven():
 
 
 def board(at: AppTest) -> dict:
-    (component,) = [c for c in at.get("bidi_component") if c.proto.id.endswith("-guess_board")]
-    return json.loads(component.proto.json)
+    return component(at, "-guess_board")
 
 
 def play(at: AppTest, guess: str) -> dict:

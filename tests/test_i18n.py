@@ -1,7 +1,6 @@
 """Every string in English and in Traditional Chinese: the catalogues agree, the code asks only for keys they
 have, every prose file exists in both languages, and each page runs in zh-TW."""
 
-import json
 import re
 import string
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers import component
 from ui.i18n import CATALOGUES, CONTENT, LANGS, catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,17 +79,12 @@ def run_in_chinese(script: str, **query) -> AppTest:
     return at.run()
 
 
-def component(at: AppTest, suffix: str) -> dict:
-    (found,) = [c for c in at.get("bidi_component") if c.proto.id.endswith(suffix)]
-    data = json.loads(found.proto.json)
-    return {**data, **data.pop("static", {})}
-
-
 def test_the_main_page_in_zh_tw():
     at = run_in_chinese("../unrolled.py")
     assert not at.exception
     assert at.title[0].value == catalogue("zh-TW")["main.title"]
-    live = component(at, "-live")
+    data = component(at, "-live")
+    live = {**data, **data.pop("static", {})}  # the static parts travel beside the reply
     assert CJK.search(live["label"]) and all(CJK.search(v) for v in live["strings"].values())
     assert [c["name"] for c in live["models"]] == ["前饋神經網路", "遞歸神經網路", "長短期記憶"]
     assert CJK.search(at.subheader[0].value) and all(CJK.search(s.label) for s in at.slider)

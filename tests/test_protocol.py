@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers import component
 from ui import fast, protocol
 from ui.protocol import BadRequest, Board, Card, Constants, ErrorFrame, Reply, Static, View, Writer, parse_request
 
@@ -52,11 +53,6 @@ def problems(value, tp, at: str = "payload") -> list[str]:
     if tp is int and isinstance(value, bool):
         return [f"{at}: {value!r} is not an integer"]
     return [] if isinstance(value, tp) else [f"{at}: {value!r} is not {tp.__name__}"]
-
-
-def component(at: AppTest, suffix: str) -> dict:
-    (found,) = [c for c in at.get("bidi_component") if c.proto.id.endswith(suffix)]
-    return json.loads(found.proto.json)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import urllib.request
 
 import pytest
 
-from tests.test_browser import CHROMIUM, FLAGS, LABEL, ROOT, free_port, wait_idle
+from bench.common import CHROMIUM, FLAGS, free_port
+from tests.test_browser import LABEL, ROOT, wait_idle
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,27 @@
+"""Fixtures the browser tests share: one `streamlit run app.py` per test module, and Debian's chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.common import CHROMIUM, FLAGS, streamlit_server
+
+
+@pytest.fixture(scope="module")
+def server():
+    """`streamlit run app.py` on a free port, healthy before the first test of the module; its URL."""
+    with streamlit_server() as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
