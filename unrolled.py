@@ -47,7 +47,9 @@ def live_section(models) -> dict:
     """Reruns alone on every request from the live component: one model step per model and one payload."""
     text, was_cut, seq, has = typed()
     names = {mid: panels.display_name(m) for mid, m in models.items()}
-    token = st.session_state.setdefault("fast_token", fast.issue_token())
+    if "fast_token" not in st.session_state:  # one per session: a rerun on every keystroke must not sign anew
+        st.session_state["fast_token"] = fast.issue_token()
+    token = st.session_state["fast_token"]
     try:
         reads = panels.readings(models, text) if text else {}
         data = live.payload(models, names, reads, text, seq, was_cut, has, token)

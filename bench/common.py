@@ -27,6 +27,26 @@ FLAGS = [
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 LABEL = "Type here: every model guesses the next character"
 
+# Page-side helpers for a benchmark's init script (joined in front of it): `within(node, selector)` climbs out
+# of the components' shadow roots, and `observeEverywhere(observer)` watches the document and every shadow
+# root made after it, so DOM changes inside components are seen too.
+SHADOW_HELPERS = """
+const within = (node, selector) => {
+  for (; node; node = node.parentNode || node.host) if (node.nodeType === 1 && node.matches(selector)) return true;
+  return false;
+};
+const observeEverywhere = (observer) => {
+  const options = { subtree: true, childList: true, characterData: true, attributes: true };
+  const attach = Element.prototype.attachShadow;
+  Element.prototype.attachShadow = function (init) {
+    const root = attach.call(this, init);
+    observer.observe(root, options);
+    return root;
+  };
+  observer.observe(document, options);
+};
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:

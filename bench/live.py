@@ -24,16 +24,14 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from bench.common import CHROMIUM, FLAGS, IDLE, LABEL, ROOT, cpu_seconds, streamlit_server, summary
+from bench.common import CHROMIUM, FLAGS, IDLE, LABEL, ROOT, SHADOW_HELPERS, cpu_seconds, streamlit_server, summary
 
-OBSERVER = """
+OBSERVER = (
+    SHADOW_HELPERS
+    + """
 (() => {
   const PREDICTIONS = '.models, [data-testid=stVegaLiteChart]';
   const state = (window.__bench = { last: 0, predictions: [], keys: [], written: 0 });
-  const within = (node, selector) => {
-    for (; node; node = node.parentNode || node.host) if (node.nodeType === 1 && node.matches(selector)) return true;
-    return false;
-  };
   const observer = new MutationObserver((records) => {
     const now = performance.now();
     for (const r of records) {
@@ -46,18 +44,12 @@ OBSERVER = """
       if (within(r.target, PREDICTIONS)) state.predictions.push(now);
     }
   });
-  const options = { subtree: true, childList: true, characterData: true, attributes: true };
-  const attach = Element.prototype.attachShadow;
-  Element.prototype.attachShadow = function (init) {
-    const root = attach.call(this, init);
-    observer.observe(root, options);
-    return root;
-  };
-  observer.observe(document, options);
+  observeEverywhere(observer);
   window.addEventListener('keydown', () => state.keys.push(performance.now()), true);
   window.addEventListener('pointerdown', () => state.keys.push(performance.now()), true);
 })();
 """
+)
 SPACED = " and the king of Denmark is dead"
 STEADY = "To be, or not to be, that is the question: whether 'tis nobler in the mind"
 QUIET_MS = 1500

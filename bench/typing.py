@@ -21,31 +21,22 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from bench.common import CHROMIUM, FLAGS, IDLE, LABEL, ROOT, percentile, streamlit_server, summary
+from bench.common import CHROMIUM, FLAGS, IDLE, LABEL, ROOT, SHADOW_HELPERS, percentile, streamlit_server, summary
 
 PROSE = (
     " and then we walked down to the station, where the last train had already left, so we sat on the bench"
     " and talked about the weather, the news and what we would do tomorrow if the rain stopped."
 )
 VERSE = " To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer"
-RECORDER = """
+RECORDER = (
+    SHADOW_HELPERS
+    + """
 (() => {
   const state = (window.__typing = { keys: [], texts: [], drawn: [], replies: [] });
-  const within = (node, selector) => {
-    for (; node; node = node.parentNode || node.host) if (node.nodeType === 1 && node.matches(selector)) return true;
-    return false;
-  };
   const observer = new MutationObserver((records) => {
     if (records.some((r) => within(r.target, '.models'))) state.drawn.push(performance.now());
   });
-  const options = { subtree: true, childList: true, characterData: true, attributes: true };
-  const attach = Element.prototype.attachShadow;
-  Element.prototype.attachShadow = function (init) {
-    const root = attach.call(this, init);
-    observer.observe(root, options);
-    return root;
-  };
-  observer.observe(document, options);
+  observeEverywhere(observer);
   window.addEventListener('keydown', () => state.keys.push(performance.now()), true);
   const Native = window.WebSocket;
   function Recorded(url, protocols) {
@@ -68,6 +59,7 @@ RECORDER = """
   window.WebSocket = Recorded;
 })();
 """
+)
 BOX_TEXT = (
     "() => { for (const e of document.querySelectorAll('*')) { const b = e.shadowRoot &&"
     " e.shadowRoot.querySelector('input.box'); if (b) return b.value; } return null; }"

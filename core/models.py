@@ -25,14 +25,19 @@ def models_dir() -> Path:
     return Path(os.environ.get("UNROLLED_MODELS_DIR") or SHIPPED_DIR)
 
 
-def open_session(path: Path, sha256: str, model_id: str, threads: int | None = None) -> ort.InferenceSession:
-    """A checked CPU session, without thread spinning and without the memory arena that would keep what the
-    largest input ever took (102 MB -> 417 MB after one 50k-character input, with the arena; 102 MB
-    without). `threads` defaults to what the graph's size calls for."""
+def open_session(path: Path, sha256: str, model_id: str) -> ort.InferenceSession:
+    """A CPU session for a file checked against its sha256 (see _session for how it runs)."""
     if not path.is_file():
         raise ModelFileError(f"{model_id}: {path.name} is missing")
     if sha256_file(path) != sha256:
         raise ModelFileError(f"{model_id}: {path.name} does not match its sha256 in the manifest")
+    return _session(path, model_id)
+
+
+def _session(path: Path, model_id: str, threads: int | None = None) -> ort.InferenceSession:
+    """Without thread spinning and without the memory arena that would keep what the largest input ever took
+    (102 MB -> 417 MB after one 50k-character input with the arena; 102 MB without). `threads` defaults to
+    what the graph's size calls for."""
     options = ort.SessionOptions()
     # One thread is fastest for small graphs (a step of a small cell: ~22 us vs ~48 us with more). A graph
     # whose weights exceed one core's 2 MB L2 is bandwidth-bound at one thread: the LSTM-512 read 500
@@ -99,7 +104,7 @@ class Model:
         # reads of 32-character chunks keep two (a 1,000-character paste: 85 ms on two, 107 ms on one).
         self.small = self.session
         if self.session.get_session_options().intra_op_num_threads > 1:
-            self.small = open_session(entry.path, entry.sha256, entry.id, threads=1)
+            self.small = _session(entry.path, entry.id, threads=1)  # the file was checked a moment ago
         written = self.session.get_modelmeta().custom_metadata_map.get("vocab")  # export writes it into the graph
         if written is not None and json.loads(written) != entry.vocab.tokens:
             raise ModelFileError(f"{entry.id}: the graph was trained on another vocabulary than its entry's `vocab`")

@@ -27,7 +27,7 @@ def problems(value, tp, at: str = "payload") -> list[str]:
         if not isinstance(value, dict):
             return [f"{at}: {type(value).__name__}, not an object"]
         hints = typing.get_type_hints(tp)
-        required = protocol.REPLY_REQUIRED if tp is Reply else tp.__required_keys__
+        required = tp.__required_keys__
         found = [f"{at}.{k}: not in {tp.__name__}" for k in value if k not in hints]
         found += [f"{at}.{k}: missing" for k in required if k not in value]
         for k, v in value.items():

@@ -150,17 +150,11 @@ def models() -> dict[str, Model]:
     return Pool.models
 
 
-def behind() -> bool:
-    """Whether more requests wait for a thread than the threads can take at once: the server is not keeping
-    up, and replies leave out the lookahead until it does."""
-    with Pool.lock:
-        return Pool.waiting > SHED_AT
-
-
 def work(raw: str, readings: dict[str, Reading]) -> str:
-    """answer() on a worker thread, counting the requests still waiting for one."""
-    ahead = not behind()
+    """answer() on a worker thread. While more requests wait for a thread than SHED_AT, the server is not
+    keeping up, and replies leave out the lookahead until it does."""
     with Pool.lock:
+        ahead = Pool.waiting <= SHED_AT
         Pool.waiting -= 1
     return answer(raw, readings, ahead)
 

@@ -20,10 +20,8 @@ A reply (`Reply`; on the fast path as a frame {"type": "reply", ...}, or {"type"
 Columns are sent as parallel lists under names ({"ids": [...], "p": [...]}), never as positional tuples.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from core.text import MAX_CHARS
 
@@ -97,18 +95,15 @@ class Static(TypedDict):
     token: str  # this page's token for the fast path (ui.fast.issue_token); the socket's URL carries it
 
 
-class Reply(TypedDict, total=False):
-    seq: int  # required
-    text: str  # required
-    cut: bool  # required
-    unknown: list[str]  # required
-    views: dict[str, View]  # required; empty for an empty text
-    problem: str
-    static_key: str  # the rerun path only
-    static: Static  # the rerun path only, and only when the page lacks it
-
-
-REPLY_REQUIRED = ("seq", "text", "cut", "unknown", "views")
+class Reply(TypedDict):
+    seq: int
+    text: str
+    cut: bool
+    unknown: list[str]
+    views: dict[str, View]  # empty for an empty text
+    problem: NotRequired[str]
+    static_key: NotRequired[str]  # the rerun path only
+    static: NotRequired[Static]  # the rerun path only, and only when the page lacks it
 
 
 class ErrorFrame(TypedDict):
