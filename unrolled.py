@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.checks import PAGE_SEED_MAX
 from core.errors import UnrolledError
 from core.models import models_dir
 from core.predict import sample
@@ -77,7 +78,7 @@ def generation_section(models) -> dict[str, str]:
     panels.prose("generation")
     left, middle, right = st.columns(3)
     temperature = left.slider(t("gen.temperature"), 0.1, 2.0, 0.8, 0.1, key="temperature", bind="query-params")
-    seed = middle.number_input(t("gen.seed"), 0, 2**31 - 1, 0, key="seed", bind="query-params")
+    seed = middle.number_input(t("gen.seed"), 0, PAGE_SEED_MAX, 0, key="seed", bind="query-params")
     length = right.slider(t("gen.length"), 20, 400, 200, 20, key="length", bind="query-params")
     asked = (st.session_state.get("writer") or {}).get("write")
     text = cap(asked)[0] if isinstance(asked, str) else st.session_state.get("live_text", "")

@@ -17,7 +17,7 @@ import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-from bench.common import FLAGS, IDLE, ROOT, free_port, rss_mb
+from bench.common import FLAGS, IDLE, ROOT, free_port, rss_mb, wait_healthy
 
 READY = ".models .bar-row"  # every model's top guesses drawn by the live component
 WORDS = [
@@ -60,12 +60,7 @@ def main(argv=None) -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            while True:
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                        break
-                except OSError:
-                    time.sleep(0.05)
+            wait_healthy(url, 120, server)
             healthy = time.perf_counter() - began
             page = browser.new_page()
             page.goto(url)

@@ -54,14 +54,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(url: str, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+class NotHealthy(RuntimeError):
+    pass
+
+
+def wait_healthy(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> float:
+    """Seconds until `url`'s health check answers ok (the one place tests, benchmarks and
+    scripts/check-pythons.sh wait for a server); NotHealthy after `timeout`, or as soon as `proc` exits."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout:
         with contextlib.suppress(OSError):
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return
+                return time.perf_counter() - began
+        if proc is not None and proc.poll() is not None:
+            raise NotHealthy(f"the server for {url} stopped with exit code {proc.returncode}")
         time.sleep(0.05)
-    raise SystemExit(f"{url} did not become healthy in {timeout:.0f} s")
+    raise NotHealthy(f"{url} did not become healthy in {timeout:.0f} s")
 
 
 @contextlib.contextmanager
@@ -80,7 +88,7 @@ def streamlit_server(
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environ)
     url = f"http://127.0.0.1:{port}" + (f"/{base.strip('/')}" if base else "")
     try:
-        wait_healthy(url)
+        wait_healthy(url, proc=proc)
         yield url, proc
     finally:
         proc.terminate()

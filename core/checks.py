@@ -27,3 +27,6 @@ def number(name: str, value, low: float, high: float) -> float:
 
 
 SEED_MAX = 2**63 - 1  # numpy's generators take any non-negative int; this keeps seeds within int64
+# The pages' seed boxes offer less: ten digits are more than anyone types, and a browser's number box holds
+# whole numbers exactly only up to 2^53 - 1, so a page never offers a seed it would round.
+PAGE_SEED_MAX = 2**31 - 1

@@ -1,5 +1,6 @@
-"""The model contract, written once: what models/manifest.json holds, how text becomes token ids, which states
-and gates each architecture has. export/ writes by it and core/ reads by it; both import this module.
+"""The model contract, written once: what models/manifest.json holds, how text becomes token ids, which
+architectures exist, which states and gates each has (in which order), and what a hidden unit can be found to
+track. export/, core/ and ui/ import it; tests/test_contract.py fails when another module spells any of these.
 
 A manifest entry becomes a typed ModelEntry only if every field checks out (types, ranges, files inside the
 models folder, a recall model's task_spec); a fault in one entry switches off that model alone. The graphs
@@ -22,22 +23,71 @@ from core.errors import InputError, ManifestError
 
 UNK = "<unk>"  # the unknown token: always id 0, so any character a model never saw reads as id 0
 UNK_ID = 0
-ARCHS = ("ff", "rnn", "lstm", "gru")
+NORMALIZATION = "NFC; \\r\\n and \\r become \\n; characters outside vocab become <unk>"  # what normalize() does
 TASKS = ("text", "recall")
-STATE_NAMES = {"ff": (), "rnn": ("h",), "gru": ("h",), "lstm": ("h", "c")}  # graph inputs <name>_in, outputs <name>_out
-# The analysis cell's `gates` output, (B, G, H), in this order (export/cells.py computes them so).
-GATE_NAMES = {
-    "ff": ("hidden",),
-    "rnn": ("hidden",),
-    "gru": ("reset", "update", "candidate"),
-    "lstm": ("input", "forget", "candidate", "output"),
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One architecture: what its graphs carry between steps and what its analysis cell reports as gates.
+
+    `gates` is also the order of the gate blocks in the weights (w_ih, w_hh and their biases are G blocks of
+    H rows, torch's layout), so a cell splits its pre-activations and stacks its `gates` output (B, G, H) in
+    this order, and readers find a gate with gate_index(), never by position."""
+
+    id: str
+    states: tuple[str, ...]  # graph inputs <name>_in, outputs <name>_out; () for a net with no memory
+    gates: tuple[str, ...]
+
+
+# In display order: the app shows the models from no memory to the most.
+ARCHITECTURES = {
+    a.id: a
+    for a in (
+        Arch("ff", states=(), gates=("hidden",)),
+        Arch("rnn", states=("h",), gates=("hidden",)),
+        Arch("gru", states=("h",), gates=("reset", "update", "candidate")),
+        Arch("lstm", states=("h", "c"), gates=("input", "forget", "candidate", "output")),
+    )
 }
-ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # shown in messages and used in file names
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+ARCHS = tuple(ARCHITECTURES)
+STATE_NAMES = {a.id: a.states for a in ARCHITECTURES.values()}
+GATE_NAMES = {a.id: a.gates for a in ARCHITECTURES.values()}
 
 
 def gate_index(arch: str, gate: str) -> int:
     return GATE_NAMES[arch].index(gate)
+
+
+def by_gate(arch: str, blocks) -> dict:
+    """A sequence of G blocks (a split of the pre-activations, or of a `gates` output) by gate name."""
+    blocks = list(blocks)
+    if len(blocks) != len(GATE_NAMES[arch]):
+        raise ValueError(f"{arch} has {len(GATE_NAMES[arch])} gates, not {len(blocks)}")
+    return dict(zip(GATE_NAMES[arch], blocks, strict=True))
+
+
+def in_gate_order(arch: str, named: dict) -> list:
+    """The blocks of `named` (gate name -> block) in the architecture's gate order, every gate present."""
+    return [named[g] for g in GATE_NAMES[arch]]
+
+
+def display_rank(arch: str) -> int:
+    return ARCHS.index(arch) if arch in ARCHITECTURES else len(ARCHS)
+
+
+# What a hidden unit can be found to track (export/units.py measures them; the memory lab names them).
+UNIT_FEATURES = ("newline", "position", "stage", "quotes")
+# Manifests written before the ids stored these words; read as the ids, so no re-export is needed.
+UNIT_FEATURE_WORDS = {
+    "just after a newline": "newline",
+    "position in the line": "position",
+    "inside [stage directions]": "stage",
+    'inside "quotes"': "quotes",
+}
+
+ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # shown in messages and used in file names
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 # -----------------------------------------------------------------------------
@@ -98,7 +148,7 @@ class TaskSpec:
 class TrackingUnit:
     unit: int  # index into the hidden or cell state
     signal: str  # "h" or "c"
-    feature: str  # what it tracks, in export/units.py's words
+    feature: str  # what it tracks: one of UNIT_FEATURES
     correlation: float
 
 
@@ -170,6 +220,11 @@ def _sha(where: str, raw: dict, key: str) -> str:
     return value
 
 
+def _feature(raw) -> str:
+    raw = str(raw)
+    return UNIT_FEATURE_WORDS.get(raw, raw)
+
+
 def entry_from_dict(raw, folder: Path, position: int) -> ModelEntry:
     """A typed entry, or ManifestError naming the entry and the first thing wrong with it."""
     if not isinstance(raw, dict):
@@ -230,10 +285,13 @@ def entry_from_dict(raw, folder: Path, position: int) -> ModelEntry:
     units = raw.get("tracking_units", [])
     try:
         tracking = tuple(
-            TrackingUnit(int(u["unit"]), str(u["signal"]), str(u["feature"]), float(u["correlation"])) for u in units
+            TrackingUnit(int(u["unit"]), str(u["signal"]), _feature(u["feature"]), float(u["correlation"]))
+            for u in units
         )
     except (TypeError, KeyError, ValueError):
         _fail(where, "`tracking_units` must be a list of {unit, signal, feature, correlation}")
+    if not all(u.feature in UNIT_FEATURES for u in tracking):
+        _fail(where, f"a tracking unit's `feature` is not one of {', '.join(UNIT_FEATURES)}")
     if not all(0 <= u.unit < hidden and u.signal in STATE_NAMES[raw["arch"]] for u in tracking):
         _fail(where, "a tracking unit lies outside the model's states")
     return ModelEntry(

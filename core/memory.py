@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.checks import SEED_MAX, integer
+from core.contract import by_gate
 from core.errors import InputError, ModelFileError
 from core.models import Model, run_graph
 from core.predict import softmax
@@ -34,7 +35,7 @@ class Trace:
     ids: np.ndarray  # (T,)
     before: dict[str, np.ndarray]  # each state before each step, (T, H); empty for the feed-forward net
     after: dict[str, np.ndarray]  # each state after each step, (T, H)
-    gates: np.ndarray  # (T, G, H): LSTM i, f, g, o; GRU r, z, n; RNN and feed-forward their hidden layer
+    gates: np.ndarray  # (T, G, H), in core.contract.GATE_NAMES' order for the model's architecture
     logits: np.ndarray  # (T, V)
 
 
@@ -77,7 +78,8 @@ def trace(model: Model, text: str) -> Trace:
     gates = out["gates"]  # (T, G, H): they depend on x_t and h_(t-1) only, never on c
     if "c" in model.state_names:
         c, cells = np.zeros(hidden, np.float32), []
-        for i, f, g in zip(gates[:, 0], gates[:, 1], gates[:, 2], strict=True):
+        named = by_gate(model.info.arch, gates.transpose(1, 0, 2))  # gate name -> (T, H)
+        for i, f, g in zip(named["input"], named["forget"], named["candidate"], strict=True):
             c = f * c + i * g
             cells.append(c)
         after["c"] = np.stack(cells)

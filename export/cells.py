@@ -13,8 +13,9 @@ memory lab each model also ships two one-step graphs written out by hand:
 The backward step starts from the gates the forward step stored, so it reads the weights once. Running the
 forward over a text and the backward from its last character to its first is backpropagation through time:
 the runtime reads off dh_T/dh_(T-k) and how much each earlier character moves the current prediction.
-Gates: LSTM (input, forget, cell candidate, output), GRU (reset, update, candidate), RNN (the new state),
-feed-forward (its hidden layer; it has no state inputs or outputs at all).
+The gates, and the order in which they are stacked, are core/contract.py's GATE_NAMES: LSTM (input, forget,
+candidate, output), GRU (reset, update, candidate), RNN (the new state), feed-forward (its hidden layer; it
+has no state inputs or outputs at all).
 The tests check every step, forward and backward, against torch autograd.
 """
 
@@ -23,6 +24,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from core.contract import GATE_NAMES, STATE_NAMES, by_gate, gate_index, in_gate_order
 
 
 class Cell(nn.Module):
@@ -51,6 +54,11 @@ class Cell(nn.Module):
         return self.step(tokens, *state)
 
 
+def split(arch: str, a):
+    """Pre-activations (B, G*H), laid out as the weights are (G blocks of H), by gate name."""
+    return by_gate(arch, a.chunk(len(GATE_NAMES[arch]), -1))
+
+
 def combined(cell, tokens, *state_and_grads):
     """One step forward, then its backward step from the gates it just computed (what the tests check)."""
     n = len(cell.state_names)
@@ -73,7 +81,8 @@ class BackStep(nn.Module):
 class FeedForwardCell(nn.Module):
     """No state in, none out: the gradient has no path to any earlier character."""
 
-    state_names = ()
+    arch = "ff"
+    state_names = STATE_NAMES[arch]
     hidden_size = 0
 
     def forward(self, tokens):
@@ -95,13 +104,14 @@ class FeedForwardCell(nn.Module):
         return F.linear(h, self.w_out, self.b_out)[:, None], h[:, None]
 
     def back(self, gates, glogits_in):
-        h = gates[:, 0]
+        h = by_gate(self.arch, gates.unbind(1))["hidden"]
         da = (glogits_in[:, 0] @ self.w_out) * (1 - h * h)
         return (da @ self.w,)
 
 
 class RNNCell(Cell):
-    state_names = ("h",)
+    arch = "rnn"
+    state_names = STATE_NAMES[arch]
 
     def step(self, tokens, h_in):
         x, h = self.embed[tokens[:, 0]], h_in[:, 0]  # (B, E), (B, H)
@@ -109,63 +119,73 @@ class RNNCell(Cell):
         return F.linear(h_new, self.w_out, self.b_out)[:, None], h_new[:, None], h_new[:, None]
 
     def back(self, gates, h_in, gh_in, glogits_in):
-        h_new = gates[:, 0]
+        h_new = by_gate(self.arch, gates.unbind(1))["hidden"]
         da = (gh_in[:, 0] + glogits_in[:, 0] @ self.w_out) * (1 - h_new * h_new)  # through tanh
         return (da @ self.w_hh)[:, None], da @ self.w_ih
 
 
 class LSTMCell(Cell):
-    state_names = ("h", "c")
+    arch = "lstm"
+    state_names = STATE_NAMES[arch]
 
     def step(self, tokens, h_in, c_in):
         x, h, c = self.embed[tokens[:, 0]], h_in[:, 0], c_in[:, 0]
-        a = F.linear(x, self.w_ih, self.b_ih) + F.linear(h, self.w_hh, self.b_hh)  # (B, 4H), torch's order i, f, g, o
-        i, f, g, o = a.chunk(4, dim=-1)
-        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        a = split("lstm", F.linear(x, self.w_ih, self.b_ih) + F.linear(h, self.w_hh, self.b_hh))
+        i, f, o = torch.sigmoid(a["input"]), torch.sigmoid(a["forget"]), torch.sigmoid(a["output"])
+        g = torch.tanh(a["candidate"])
         c_new = f * c + i * g
         h_new = o * torch.tanh(c_new)
         logits = F.linear(h_new, self.w_out, self.b_out)
-        return logits[:, None], h_new[:, None], c_new[:, None], torch.stack([i, f, g, o], 1)  # gates (B, 4, H)
+        gates = torch.stack(in_gate_order("lstm", {"input": i, "forget": f, "candidate": g, "output": o}), 1)
+        return logits[:, None], h_new[:, None], c_new[:, None], gates  # gates (B, 4, H)
 
     def back(self, gates, h_in, c_in, gh_in, gc_in, glogits_in):
-        i, f, g, o = gates[:, 0], gates[:, 1], gates[:, 2], gates[:, 3]
+        named = by_gate("lstm", gates.unbind(1))
+        i, f, g, o = named["input"], named["forget"], named["candidate"], named["output"]
         c = c_in[:, 0]
         tanh_c = torch.tanh(f * c + i * g)
         gh = gh_in[:, 0] + glogits_in[:, 0] @ self.w_out
         gc = gc_in[:, 0] + gh * o * (1 - tanh_c * tanh_c)
-        da = torch.cat(
-            [gc * g * i * (1 - i), gc * c * f * (1 - f), gc * i * (1 - g * g), gh * tanh_c * o * (1 - o)], -1
-        )
+        da = {  # the gradient w.r.t. each gate's pre-activation
+            "input": gc * g * i * (1 - i),
+            "forget": gc * c * f * (1 - f),
+            "candidate": gc * i * (1 - g * g),
+            "output": gh * tanh_c * o * (1 - o),
+        }
+        da = torch.cat(in_gate_order("lstm", da), -1)
         return (da @ self.w_hh)[:, None], (gc * f)[:, None], da @ self.w_ih
 
 
 class GRUCell(Cell):
-    state_names = ("h",)
+    arch = "gru"
+    state_names = STATE_NAMES[arch]
 
     def step(self, tokens, h_in):
         x, h = self.embed[tokens[:, 0]], h_in[:, 0]
-        xi, hh = F.linear(x, self.w_ih, self.b_ih), F.linear(h, self.w_hh, self.b_hh)  # (B, 3H) each, order r, z, n
-        x_r, x_z, x_n = xi.chunk(3, -1)
-        h_r, h_z, h_n = hh.chunk(3, -1)
-        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
+        xi = split("gru", F.linear(x, self.w_ih, self.b_ih))  # (B, H) per gate
+        hh = split("gru", F.linear(h, self.w_hh, self.b_hh))
+        r, z = torch.sigmoid(xi["reset"] + hh["reset"]), torch.sigmoid(xi["update"] + hh["update"])
+        n = torch.tanh(xi["candidate"] + r * hh["candidate"])
         h_new = (1 - z) * n + z * h
-        return F.linear(h_new, self.w_out, self.b_out)[:, None], h_new[:, None], torch.stack([r, z, n], 1)
+        gates = torch.stack(in_gate_order("gru", {"reset": r, "update": z, "candidate": n}), 1)
+        return F.linear(h_new, self.w_out, self.b_out)[:, None], h_new[:, None], gates
 
     def back(self, gates, h_in, gh_in, glogits_in):
-        r, z, n, h = gates[:, 0], gates[:, 1], gates[:, 2], h_in[:, 0]
-        hidden = self.hidden_size
-        h_n = F.linear(h, self.w_hh[2 * hidden :], self.b_hh[2 * hidden :])
+        named = by_gate("gru", gates.unbind(1))
+        r, z, n, h = named["reset"], named["update"], named["candidate"], h_in[:, 0]
+        start = gate_index("gru", "candidate") * self.hidden_size
+        rows = slice(start, start + self.hidden_size)
+        h_n = F.linear(h, self.w_hh[rows], self.b_hh[rows])
         g = gh_in[:, 0] + glogits_in[:, 0] @ self.w_out
         dn = g * (1 - z) * (1 - n * n)
         dz = g * (h - n) * z * (1 - z)
         dr = dn * h_n * r * (1 - r)
-        dx = torch.cat([dr, dz, dn], -1)
-        dh = torch.cat([dr, dz, dn * r], -1)
+        dx = torch.cat(in_gate_order("gru", {"reset": dr, "update": dz, "candidate": dn}), -1)
+        dh = torch.cat(in_gate_order("gru", {"reset": dr, "update": dz, "candidate": dn * r}), -1)
         return (dh @ self.w_hh + g * z)[:, None], dx @ self.w_ih
 
 
-CELLS = {"ff": FeedForwardCell, "rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
+CELLS = {cell.arch: cell for cell in (FeedForwardCell, RNNCell, GRUCell, LSTMCell)}
 
 
 def build_cell(model) -> Cell:

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from core.contract import STATE_NAMES, gate_index
+
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str  # one of ARCHS
+    arch: str  # one of core.contract.ARCHS
     vocab_size: int  # number of tokens, the unknown token included
     hidden_size: int = 256  # width of the recurrent state (or of the feed-forward hidden layer)
     embed_size: int = 64  # width of the character embedding fed to the first layer
@@ -31,7 +33,7 @@ class ModelConfig:
 
 
 class FeedForward(nn.Module):
-    state_names: tuple[str, ...] = ()
+    state_names = STATE_NAMES["ff"]
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -53,20 +55,19 @@ class FeedForward(nn.Module):
 
 
 class Recurrent(nn.Module):
-    LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.state_names = ("h", "c") if config.arch == "lstm" else ("h",)
+        self.state_names = STATE_NAMES[config.arch]
         self.embed = nn.Embedding(config.vocab_size, config.embed_size)
-        layer = self.LAYERS[config.arch]
+        layer = getattr(nn, config.arch.upper())  # torch names its layers after them: nn.RNN, nn.GRU, nn.LSTM
         self.recurrent = layer(config.embed_size, config.hidden_size, config.layers, batch_first=True)
         if config.arch == "lstm" and config.forget_bias:
-            with torch.no_grad():  # torch orders the gates i, f, g, o
+            start = gate_index("lstm", "forget") * config.hidden_size  # the weights' gate blocks are the contract's
+            with torch.no_grad():
                 for name, bias in self.recurrent.named_parameters():
                     if name.startswith("bias_ih"):
-                        bias[config.hidden_size : 2 * config.hidden_size] += config.forget_bias
+                        bias[start : start + config.hidden_size] += config.forget_bias
         self.h_to_logits = nn.Linear(config.hidden_size, config.vocab_size)
 
     def init_state(self, batch_size: int) -> tuple[torch.Tensor, ...]:
@@ -88,13 +89,11 @@ class Recurrent(nn.Module):
 
 # -----------------------------------------------------------------------------
 
-ARCHS = {"ff": FeedForward, "rnn": Recurrent, "lstm": Recurrent, "gru": Recurrent}
-
 
 def build(config: ModelConfig) -> nn.Module:
-    if config.arch not in ARCHS:
-        raise ValueError(f"unknown architecture {config.arch!r}; valid ones: {', '.join(ARCHS)}")
-    return ARCHS[config.arch](config)
+    if config.arch not in STATE_NAMES:
+        raise ValueError(f"unknown architecture {config.arch!r}; valid ones: {', '.join(STATE_NAMES)}")
+    return Recurrent(config) if STATE_NAMES[config.arch] else FeedForward(config)
 
 
 def count_params(model: nn.Module) -> int:

@@ -22,7 +22,7 @@ import onnx
 import torch
 import torch.nn as nn
 
-from core.contract import entry_from_dict
+from core.contract import NORMALIZATION, UNK_ID, entry_from_dict
 from export import corpus as corpus_lib
 from export.cells import (
     CELLS,
@@ -141,13 +141,13 @@ def export_trained(model, task, record: dict, config: TrainConfig, out_dir: Path
         "file": file,
         "sha256": corpus_lib.sha256_file(out_dir / file),
         "vocab": task.vocab,
-        "unk_id": 0,
+        "unk_id": UNK_ID,
         "params": count_params(model),
         "hidden_size": model_config.hidden_size,
         "embed_size": model_config.embed_size,
         "layers": model_config.layers,
         "state": {name: [model_config.layers, model_config.hidden_size] for name in model.state_names},
-        "normalization": "NFC; \\r\\n and \\r become \\n; characters outside vocab become <unk>",
+        "normalization": NORMALIZATION,
         **described,
         "training": {
             "steps": record["steps"],

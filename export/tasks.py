@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.contract import Vocab
 from export import corpus as corpus_lib
 
 IGNORE = -100  # target that scores nothing (cross_entropy's ignore_index)
@@ -21,11 +22,6 @@ KEYS = "ABCDEFGH"  # what the recall model must remember
 DISTRACTORS = "abcdefghijklmnopqrstuvwxyz"  # what it must ignore; disjoint from KEYS
 QUERY = "?"  # asks for the key
 CURVE_KS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200, 300, 400, 500, 600, 800, 1000)
-
-
-def encode(text: str, vocab: list[str]) -> np.ndarray:
-    index = {ch: i for i, ch in enumerate(vocab)}
-    return np.array([index.get(ch, 0) for ch in text], dtype=np.int64)
 
 
 # -----------------------------------------------------------------------------
@@ -76,9 +72,10 @@ class TextTask:
     def __init__(self, config):
         self.corpus = corpus_lib.load(config.corpus)
         self.vocab = corpus_lib.build_vocab(self.corpus.train)
-        ids = encode(self.corpus.train, self.vocab)
+        encode = Vocab(self.vocab).encode
+        ids = encode(self.corpus.train)
         self.streams = Streams(ids, config.batch_size, config.seq_len, config.seed)
-        self.val_ids = encode(self.corpus.val, self.vocab)
+        self.val_ids, self.test_ids = encode(self.corpus.val), encode(self.corpus.test)
 
     def batch(self, step: int):
         return self.streams.batch(step)
@@ -89,7 +86,7 @@ class TextTask:
     def describe(self, model) -> dict:
         metrics = {
             "val_nats_per_char": round(evaluate(model, self.val_ids), 4),
-            "test_nats_per_char": round(evaluate(model, encode(self.corpus.test, self.vocab)), 4),
+            "test_nats_per_char": round(evaluate(model, self.test_ids), 4),
             "val_chars": len(self.corpus.val),
             "test_chars": len(self.corpus.test),
         }

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.contract import Vocab
 from export.cells import build_cell
-from export.tasks import encode
 
 
 def features(text: str) -> dict[str, np.ndarray]:
-    """Each feature's value after reading each character of `text`."""
+    """Each feature's value after reading each character of `text`, by its id in core.contract.UNIT_FEATURES."""
     n = len(text)
     bracket, quote, column = np.zeros(n), np.zeros(n), np.zeros(n)
     depth, inside, col = 0, False, 0
@@ -25,12 +25,7 @@ def features(text: str) -> dict[str, np.ndarray]:
         col = 0 if ch == "\n" else col + 1
         bracket[t], quote[t], column[t] = depth > 0, inside, col
     newline = np.array([ch == "\n" for ch in text], dtype=float)
-    return {
-        "inside [stage directions]": bracket,
-        'inside "quotes"': quote,
-        "position in the line": column,
-        "just after a newline": newline,
-    }
+    return {"stage": bracket, "quotes": quote, "position": column, "newline": newline}  # by UNIT_FEATURES id
 
 
 @torch.no_grad()
@@ -60,7 +55,7 @@ def correlations(values: np.ndarray, feature: np.ndarray) -> np.ndarray:
 
 def tracking_units(model, text: str, vocab: list[str], max_chars: int = 400_000) -> list[dict]:
     text = text[:max_chars]
-    acts = activations(model, encode(text, vocab))
+    acts = activations(model, Vocab(vocab).encode(text))
     found = []
     for name, feature in features(text).items():
         feature = feature[: len(next(iter(acts.values())))]

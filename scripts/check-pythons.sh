@@ -36,13 +36,10 @@ PY
     --server.address 127.0.0.1 >"$log" 2>&1 &
   server=$!
   healthy=no
-  for _ in $(seq 100); do
-    if [ "$("$env_dir/venv/bin/python" -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/_stcore/health', timeout=1).read().decode())" 2>/dev/null)" = ok ]; then
-      healthy=yes
-      break
-    fi
-    sleep 0.3
-  done
+  if "$env_dir/venv/bin/python" -c "from bench.common import wait_healthy; wait_healthy('http://127.0.0.1:$port', 30)" \
+    2>/dev/null; then
+    healthy=yes
+  fi
   kill "$server" 2>/dev/null
   wait "$server" 2>/dev/null
   if [ "$healthy" = yes ]; then

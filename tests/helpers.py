@@ -1,4 +1,6 @@
-"""What AppTest-based tests share: the data a page's component was mounted with."""
+"""What tests share beyond their fixtures (tests/conftest.py): the data a page's component was mounted with
+(AppTest), and reading the live page in Chromium. Servers and Chromium's flags come from bench/common.py,
+which benchmarks use too; bench never imports from tests."""
 
 from __future__ import annotations
 
@@ -6,8 +8,34 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
+from bench.common import IDLE, ROOT
+
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots a failing or curious run leaves behind
+
 
 def component(at: AppTest, suffix: str) -> dict:
     """The JSON a components-v2 component (its key ends in `suffix`, e.g. "-live") was mounted with."""
     (found,) = [c for c in at.get("bidi_component") if c.proto.id.endswith(suffix)]
     return json.loads(found.proto.json)
+
+
+def bar_texts(page) -> list[str]:
+    """What each model's top-k bars say (characters and percentages), as drawn in the live component."""
+    return page.locator(".live .bars").all_inner_texts()
+
+
+def wait_idle(page) -> None:
+    page.wait_for_timeout(300)
+    page.wait_for_selector(IDLE, timeout=30_000)
+
+
+def shown_text(page) -> str:
+    return page.locator(".live").get_attribute("data-shown")
+
+
+def open_page(browser, url: str, **viewport):
+    page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1800})
+    page.goto(url)
+    page.wait_for_selector(".live .bar-row", timeout=60_000)
+    wait_idle(page)
+    return page

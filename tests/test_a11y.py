@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, ROOT, wait_idle
+from bench.common import ROOT
+from tests.helpers import ARTIFACTS, wait_idle
 
 pytestmark = pytest.mark.browser
 

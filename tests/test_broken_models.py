@@ -16,15 +16,27 @@ TIMEOUT = 120
 PAGES = ["../unrolled.py", "../views/memory_lab.py", "../views/guess.py"]
 
 
+def raw_entry(manifest: dict, mid: str) -> dict:
+    """A manifest entry by id: a retrain may reorder them."""
+    return next(e for e in manifest["models"] if e["id"] == mid)
+
+
+def read(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+SHIPPED = len(read(SHIPPED_DIR)["models"])  # an appended entry's position
+APPENDED = f"entry {SHIPPED}"
+
+
 def entry(folder: Path, mid: str, **changes) -> None:
-    manifest = json.loads((folder / "manifest.json").read_text())
-    for e in manifest["models"]:
-        if e["id"] == mid:
-            for key, value in changes.items():
-                if value is DELETE:
-                    e.pop(key, None)
-                else:
-                    e[key] = value
+    manifest = read(folder)
+    e = raw_entry(manifest, mid)
+    for key, value in changes.items():
+        if value is DELETE:
+            e.pop(key, None)
+        else:
+            e[key] = value
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -33,15 +45,15 @@ DELETE = object()
 
 def swap_file(folder: Path, mid: str, key: str, other: str) -> None:
     """Put another file in place of `mid`'s, with its sha256 updated: the hash check passes, the contract must not."""
-    manifest = json.loads((folder / "manifest.json").read_text())
-    target = next(e for e in manifest["models"] if e["id"] == mid)
+    manifest = read(folder)
+    target = raw_entry(manifest, mid)
     shutil.copy(folder / other, folder / target[key])
     target[key.replace("file", "sha256")] = sha256_file(folder / target[key])
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
 def append(folder: Path, item) -> None:
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = read(folder)
     manifest["models"].append(item(manifest) if callable(item) else item)
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
@@ -59,7 +71,7 @@ BREAKS = [
     ("hidden_size wrong", lambda f: entry(f, "lstm", hidden_size=256), "lstm"),
     (
         "vocab shorter than the graph",
-        lambda f: entry(f, "rnn", vocab=json.loads((f / "manifest.json").read_text())["models"][3]["vocab"][:-5]),
+        lambda f: entry(f, "rnn", vocab=raw_entry(read(f), "rnn")["vocab"][:-5]),
         "rnn",
     ),
     ("vocab empty", lambda f: entry(f, "rnn", vocab=[]), "rnn"),
@@ -76,8 +88,8 @@ BREAKS = [
     ("analysis cell missing", lambda f: (f / "rnn.cell.onnx").unlink(), "rnn"),
     ("analysis cell corrupt", lambda f: (f / "rnn.back.onnx").write_bytes(b"garbage"), "rnn"),
     ("model file missing", lambda f: (f / "rnn.onnx").unlink(), "rnn"),
-    ("an entry that is a string", lambda f: append(f, "not an entry"), "entry 5"),
-    ("a duplicate id", lambda f: append(f, lambda m: dict(m["models"][0])), "ff (entry 5)"),
+    ("an entry that is a string", lambda f: append(f, "not an entry"), APPENDED),
+    ("a duplicate id", lambda f: append(f, lambda m: dict(raw_entry(m, "ff"))), f"ff ({APPENDED})"),
     ("clipping.json not JSON", lambda f: (f / "clipping.json").write_text("{oops"), "clipping.json"),
     ("passages.json not JSON", lambda f: (f / "passages.json").write_text("{oops"), "passages.json"),
     ("manifest.json is a directory", lambda f: ((f / "manifest.json").unlink(), (f / "manifest.json").mkdir()), None),

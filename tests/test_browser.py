@@ -4,41 +4,12 @@ Chromium comes from `apt-get install chromium` (scripts/test.sh does it); Playwr
 its own browser here. These tests fail rather than skip when chromium is missing.
 """
 
-from pathlib import Path
-
 import pytest
 
-from bench.common import IDLE
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
+from bench.common import LABEL
+from tests.helpers import ARTIFACTS, bar_texts, open_page, shown_text, wait_idle
 
 pytestmark = pytest.mark.browser
-
-
-LABEL = "Type here: every model guesses the next character"
-
-
-def bar_texts(page) -> list[str]:
-    """What each model's top-k bars say (characters and percentages), as drawn in the live component."""
-    return page.locator(".live .bars").all_inner_texts()
-
-
-def wait_idle(page) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_selector(IDLE, timeout=30_000)
-
-
-def shown_text(page) -> str:
-    return page.locator(".live").get_attribute("data-shown")
-
-
-def open_page(browser, url: str, **viewport):
-    page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1800})
-    page.goto(url)
-    page.wait_for_selector(".live .bar-row", timeout=60_000)
-    wait_idle(page)
-    return page
 
 
 def test_typing_updates_every_model_s_predictions(server, browser):

@@ -9,6 +9,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from core.contract import ARCHS, STATE_NAMES
 from export import corpus as corpus_lib
 from export import train as train_lib
 from export.models import ModelConfig, build
@@ -30,7 +31,7 @@ TINY = train_lib.TrainConfig(
 
 
 def test_unknown_architecture_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="ff, rnn, lstm, gru"):
+    with pytest.raises(ValueError, match=", ".join(ARCHS)):
         build(ModelConfig("transformer", 10))
 
 
@@ -272,13 +273,13 @@ def test_features_and_correlations_find_a_planted_unit():
     from export.units import correlations, features
 
     f = features('ab[cd]e\n"fg"h')
-    assert f["inside [stage directions]"].tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
-    assert f['inside "quotes"'].tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0]
-    assert f["position in the line"].tolist()[6:9] == [7, 0, 1]
+    assert f["stage"].tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert f["quotes"].tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0]
+    assert f["position"].tolist()[6:9] == [7, 0, 1]
     rng = np.random.default_rng(0)
     values = rng.standard_normal((13, 5))
-    values[:, 3] = f["inside [stage directions]"] * 2 + 0.01 * rng.standard_normal(13)
-    r = correlations(values, f["inside [stage directions]"])
+    values[:, 3] = f["stage"] * 2 + 0.01 * rng.standard_normal(13)
+    r = correlations(values, f["stage"])
     assert int(np.abs(r).argmax()) == 3 and r[3] > 0.99
 
 
@@ -337,3 +338,12 @@ def test_training_and_runtime_share_one_contract():
 
     assert corpus_lib.normalize is contract.normalize and corpus_lib.sha256_file is contract.sha256_file
     assert corpus_lib.build_vocab("ba")[0] == contract.UNK == "<unk>"
+
+
+def test_every_architecture_has_a_model_and_an_analysis_cell():
+    from export.cells import CELLS
+
+    assert tuple(CELLS) == ARCHS
+    for arch in ARCHS:
+        model = build(ModelConfig(arch, 10, hidden_size=4, embed_size=3))
+        assert model.state_names == STATE_NAMES[arch]

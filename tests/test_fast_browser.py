@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from bench.common import streamlit_server
-from tests.test_browser import LABEL, bar_texts, shown_text, wait_idle
+from bench.common import LABEL, streamlit_server
+from tests.helpers import bar_texts, shown_text, wait_idle
 
 pytestmark = pytest.mark.browser
 

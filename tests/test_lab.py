@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import recall
+from core.contract import gate_index
 from core.memory import analyse
 from core.models import load_models
 from ui.lab import DEFAULT_TEXT
@@ -72,7 +73,9 @@ def test_the_unit_picker_offers_tracking_units_first(lab):
     lab.selectbox(key="lstm_unit").select(second).run()
     lab.radio(key="lstm_gate").set_value("forget").run()
     assert not lab.exception
-    assert lab.selectbox(key="lstm_unit").value == second
+    # what the page draws follows the pick: the strip's caption names the unit picked, and no other
+    captions = [x.value for x in lab.text if "cell state over your text" in x.value]
+    assert captions == [captions[0]] and captions[0].startswith(f"Unit {second}'s ")
 
 
 @pytest.mark.parametrize("odd", ["😀 中文 <script>x</script>", "\x00\x07", "a"])
@@ -102,8 +105,8 @@ def test_every_chart_the_lab_draws_is_valid_vega_lite(monkeypatch):
 
 
 def test_the_lstm_view_draws_each_gate_from_its_own_index(monkeypatch):
-    """Input, forget and output gates are indices 0, 1 and 3 of the cell's (i, f, g, o): a view that mixes
-    them up fails here."""
+    """Input, forget and output gates sit where core.contract.gate_index says in the cell's `gates`: a view
+    that mixes them up fails here."""
     from ui import charts
     from ui.lab import MIN_TRACKING_R, SHOWN_CHARS
 
@@ -119,12 +122,13 @@ def test_the_lstm_view_draws_each_gate_from_its_own_index(monkeypatch):
     gates, start = memory.trace.gates, max(0, len(DEFAULT_TEXT) - SHOWN_CHARS)
     unit = at.selectbox(key="lstm_unit").value
     cell = np.tanh(memory.trace.after["c"][start:, unit])
-    expected = np.stack([gates[start:, 0, unit], gates[start:, 1, unit], gates[start:, 3, unit], cell])
+    i, f, o = (gate_index("lstm", g) for g in ("input", "forget", "output"))
+    expected = np.stack([gates[start:, i, unit], gates[start:, f, unit], gates[start:, o, unit], cell])
     np.testing.assert_allclose(drawn[0], expected, atol=1e-5)
     at.radio(key="lstm_gate").set_value("forget").run()
     tracking = [u.unit for u in lstm.info.tracking_units if abs(u.correlation) >= MIN_TRACKING_R]
     shown = (tracking + [u for u in range(lstm.info.hidden_size) if u not in tracking])[:16]
-    np.testing.assert_allclose(drawn[-1], gates[start:, 1, shown].T, atol=1e-5)
+    np.testing.assert_allclose(drawn[-1], gates[start:, f, shown].T, atol=1e-5)
 
 
 def test_a_new_text_is_analysed_afresh_not_served_from_the_cache():

@@ -3,13 +3,12 @@
 import os
 import signal
 import subprocess
-import time
 import urllib.request
 
 import pytest
 
-from bench.common import CHROMIUM, FLAGS, free_port
-from tests.test_browser import LABEL, ROOT, wait_idle
+from bench.common import CHROMIUM, FLAGS, LABEL, ROOT, NotHealthy, free_port, wait_healthy
+from tests.helpers import wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -27,18 +26,12 @@ def served():
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            pytest.fail(f"serve.sh stopped: {proc.stderr.read().decode()[-2000:]}")
-    else:
-        os.killpg(proc.pid, signal.SIGTERM)
-        pytest.fail("serve.sh did not become healthy")
+    try:
+        wait_healthy(url, 90, proc)
+    except NotHealthy as e:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        pytest.fail(f"serve.sh: {e}: {proc.stderr.read().decode()[-2000:]}")
     yield url
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=20)

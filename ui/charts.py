@@ -1,7 +1,6 @@
-"""Altair charts and the Graphviz picture the app draws; pure functions of numbers, easy to test.
+"""The Altair charts the app draws; pure functions of numbers, easy to test.
 
-User text only ever reaches the page as chart data (drawn as SVG text) or as an escaped DOT label,
-never as HTML or markdown.
+User text only ever reaches the page as chart data (drawn as SVG text), never as HTML or markdown.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from core import recall
+from core.checks import PAGE_SEED_MAX
 from core.contract import gate_index
 from core.errors import UnrolledError
 from core.memory import MAX_ANALYSIS_CHARS, Memory, analyse
@@ -19,15 +20,8 @@ from ui import charts, i18n
 from ui.i18n import t
 from ui.panels import display_name, prose
 
-# The analysis cell's gate order (export/cells.py): i, f, g, o. None: the cell state itself, not a gate.
+# Where each gate sits in the analysis cell's `gates` output; None: the cell state itself, not a gate.
 GATES = {g: gate_index("lstm", g) for g in ("input", "forget", "output")} | {"cell": None}
-# Features the unit search looks for (export/units.py writes these names into the manifest).
-FEATURES = {
-    "just after a newline": "lab.feature_newline",
-    "position in the line": "lab.feature_position",
-    "inside [stage directions]": "lab.feature_stage",
-    'inside "quotes"': "lab.feature_quotes",
-}
 SHOWN_CHARS = 80  # columns of the gate heatmaps
 MIN_TRACKING_R = 0.2  # weaker correlations are not offered as a unit that "tracks" something
 
@@ -89,8 +83,8 @@ def live_recall(models: dict[str, Model]) -> dict:
     keys = recall.spec(next(iter(models.values())))["keys"]
     left, middle, right = st.columns(3)
     key = left.selectbox(t("lab.key"), list(keys), key="recall_key", bind="query-params")
-    k = middle.number_input(t("lab.k"), 0, 2000, 200, 10, key="recall_k", bind="query-params")
-    seed = right.number_input(t("lab.distractor_seed"), 0, 10_000, 0, key="recall_seed", bind="query-params")
+    k = middle.number_input(t("lab.k"), 0, recall.MAX_K, 200, 10, key="recall_k", bind="query-params")
+    seed = right.number_input(t("lab.distractor_seed"), 0, PAGE_SEED_MAX, 0, key="recall_seed", bind="query-params")
     answers = {}
     for column, model in zip(st.columns(len(models)), models.values(), strict=True):
         try:
@@ -303,7 +297,7 @@ def lstm_panel(model: Model, mem: Memory) -> dict:
         if u not in found:
             return t("lab.unit", unit=u)
         f = found[u]
-        feature = t(FEATURES[f.feature]) if f.feature in FEATURES else f.feature
+        feature = t(f"lab.feature_{f.feature}")  # the contract only admits UNIT_FEATURES
         return t("lab.unit_tracks", unit=u, feature=feature, signal=f.signal, r=f"{f.correlation:+.2f}")
 
     unit = st.selectbox(t("lab.unit_picker"), units + rest, format_func=unit_label, key="lstm_unit")

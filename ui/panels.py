@@ -10,13 +10,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.contract import ARCHS
+from core.contract import ARCHS, display_rank
 from core.errors import UnrolledError
 from core.models import Model, load_models
 from core.predict import Reading, read
 from ui import i18n
-
-ORDER = {"ff": 0, "rnn": 1, "gru": 2, "lstm": 3}
 
 
 @st.cache_resource(show_spinner="Loading models…")
@@ -26,7 +24,7 @@ def shared_models(folder: str, task: str = "text") -> tuple[dict[str, Model], di
         models, problems = load_models(Path(folder), task=task)
     except UnrolledError as e:
         return {}, {"manifest": str(e)}
-    models = dict(sorted(models.items(), key=lambda item: ORDER.get(item[1].info.arch, 9)))
+    models = dict(sorted(models.items(), key=lambda item: display_rank(item[1].info.arch)))
     return models, problems
 
 
