@@ -458,3 +458,25 @@ def test_gradient_norms_through_time_match_an_exact_computation_at_each_distance
         np.testing.assert_allclose(estimated[1:], exact, rtol=0.35)
         if mid == "rnn":
             assert exact[-1] < exact[0] / 100  # it vanishes: the check above could not pass reversed
+
+
+def test_the_lab_s_cell_state_recurrence_on_a_hand_computed_case(monkeypatch):
+    """Two steps of one LSTM unit with gates chosen by hand: c_1 = f_1 * 0 + i_1 * g_1 = 0.5 * 0.8 = 0.4, then
+    c_2 = f_2 * c_1 + i_2 * g_2 = 0.25 * 0.4 + 0.9 * (-0.5) = -0.35. Gates read in the wrong order, or the
+    recurrence written another way, give other numbers."""
+    from types import SimpleNamespace
+
+    from core import memory
+    from core.contract import GATE_NAMES, Vocab, in_gate_order
+
+    by_name = {"input": [0.5, 0.9], "forget": [0.3, 0.25], "candidate": [0.8, -0.5], "output": [0.7, 0.6]}
+    gates = np.array(in_gate_order("lstm", by_name), np.float32).T[:, :, None]  # (T=2, G=4, H=1)
+    assert gates.shape == (2, len(GATE_NAMES["lstm"]), 1)
+    vocab = Vocab(["<unk>", "a", "b"])
+    info = SimpleNamespace(arch="lstm", vocab=vocab, hidden_size=1)
+    fused = {"hidden": np.zeros((1, 2, 1), np.float32), "logits": np.zeros((1, 2, 3), np.float32)}
+    model = SimpleNamespace(info=info, state_names=("h", "c"), cell=object(), run=lambda ids: fused)
+    monkeypatch.setattr(memory, "run_graph", lambda cell, feed: {"gates": gates, "logits": fused["logits"][0][:, None]})
+    tr = memory.trace(model, "ab")
+    np.testing.assert_allclose(tr.after["c"][:, 0], [0.4, -0.35], rtol=1e-6)
+    np.testing.assert_allclose(tr.before["c"][:, 0], [0.0, 0.4], rtol=1e-6)
