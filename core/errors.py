@@ -15,3 +15,7 @@ class ModelFileError(UnrolledError):
 
 class InputError(UnrolledError):
     """Input the runtime cannot use: wrong type, shape or range."""
+
+
+class TrainingError(UnrolledError):
+    """A model stopped training: its loss or gradients stopped being finite, or its worker died."""

@@ -15,12 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from core.contract import Vocab
+from core.train.tasks import DISTRACTORS, KEYS, QUERY  # the Train page's recall task is the same one
 from export import corpus as corpus_lib
 
 IGNORE = -100  # target that scores nothing (cross_entropy's ignore_index)
-KEYS = "ABCDEFGH"  # what the recall model must remember
-DISTRACTORS = "abcdefghijklmnopqrstuvwxyz"  # what it must ignore; disjoint from KEYS
-QUERY = "?"  # asks for the key
 CURVE_KS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200, 300, 400, 500, 600, 800, 1000)
 
 

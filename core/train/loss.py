@@ -7,29 +7,33 @@ import numpy as np
 
 
 def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean -log softmax(logits)[target] over the rows of logits (N, V), and its gradient w.r.t. logits."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    total = exp.sum(axis=1, keepdims=True)
+    """Mean -log softmax(logits)[target] over the rows of logits (N, V), and its gradient w.r.t. logits.
+    Works in place on logits, which becomes the gradient."""
     rows = np.arange(len(targets))
-    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, targets]))
-    grad = exp / total
-    grad[rows, targets] -= 1.0
-    return loss, grad / len(targets)
+    logits -= logits.max(axis=1, keepdims=True)
+    picked = logits[rows, targets]
+    np.exp(logits, out=logits)
+    total = logits.sum(axis=1)
+    loss = float(np.mean(np.log(total) - picked))
+    logits /= total[:, None]
+    logits[rows, targets] -= 1.0
+    logits *= 1.0 / len(targets)
+    return loss, logits
 
 
 def head(params: dict, hs: np.ndarray, targets: np.ndarray) -> tuple[float, dict, np.ndarray]:
-    """Loss of the output head on the states hs (B, T, H). targets (B, T) scores every step; targets (B,)
-    scores the last step only. Returns the loss, the head's gradients and dL/dh_t from the output, (B, T, H)."""
+    """Loss of the output head on the states hs (T, B, H), time first. targets (B, T) scores every step;
+    targets (B,) scores the last step only. Returns the loss, the head's gradients and dL/dh_t from the
+    output, (T, B, H)."""
     w_out, b_out = params["w_out"], params["b_out"]
     dhs = np.zeros_like(hs)
     if targets.ndim == 1:  # many-to-one
-        last = hs[:, -1]
+        last = hs[-1]
         loss, dlogits = cross_entropy(last @ w_out.T + b_out, targets)
-        dhs[:, -1] = dlogits @ w_out
+        dhs[-1] = dlogits @ w_out
         return loss, {"w_out": dlogits.T @ last, "b_out": dlogits.sum(0)}, dhs
     flat = hs.reshape(-1, hs.shape[-1])
-    loss, dlogits = cross_entropy(flat @ w_out.T + b_out, targets.reshape(-1))
+    loss, dlogits = cross_entropy(flat @ w_out.T + b_out, targets.T.reshape(-1))
     dhs[:] = (dlogits @ w_out).reshape(hs.shape)
     return loss, {"w_out": dlogits.T @ flat, "b_out": dlogits.sum(0)}, dhs
 
