@@ -1,0 +1,138 @@
+"""A training worker process: runs one job at a time for core/train/jobs.py, over a pipe.
+
+BLAS is pinned to one thread here, before numpy is imported: this module is the forkserver's preload, so
+every worker forked from it starts with numpy loaded and single-threaded (a training loop on two BLAS
+threads would take both of a small server's cores from everyone else).
+
+Messages in: ("run", settings dict), ("cancel",), ("stop",). Messages out, for the job running:
+("progress", dict) at least 4 times a second, then ("done", dict) or ("error", message).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+    os.environ[_var] = "1"
+
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPORT_EVERY = 0.2  # seconds between progress messages: 5 a second, whatever a step costs
+EVALUATE_EVERY = 1.0  # seconds between held-out evaluations (accuracy or bits per character)
+
+
+class Reporter:
+    """Collects each step's figures and sends them in one message every REPORT_EVERY seconds, from its own
+    thread, so progress keeps arriving even while one long step runs."""
+
+    def __init__(self, conn, began: float):
+        self.conn, self.began, self.lock = conn, began, threading.Lock()
+        self.steps: list[dict] = []
+        self.latest: dict = {}  # arch -> the latest step's ||dL/dh_t||
+        self.extra: dict = {}
+        self.done = threading.Event()
+        self.step = 0
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def add(self, step: int, reports: dict) -> None:
+        with self.lock:
+            self.step = step + 1
+            for arch, r in reports.items():
+                self.steps.append(
+                    {"arch": arch, "step": r.step, "loss": r.loss, "norm": r.norm, "clipped": r.clipped, "ms": r.ms}
+                )
+                self.latest[arch] = r.dh_norms.astype(float).tolist()
+
+    def note(self, **extra) -> None:
+        with self.lock:
+            self.extra.update(extra)
+
+    def flush(self) -> None:
+        with self.lock:
+            message = {"steps": self.steps, "dh_norms": self.latest, "step": self.step}
+            message |= {"elapsed": time.perf_counter() - self.began, **self.extra}
+            self.steps, self.latest, self.extra = [], {}, {}
+            self.conn.send(("progress", message))
+
+    def loop(self) -> None:
+        while not self.done.wait(REPORT_EVERY):
+            self.flush()
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join()
+        self.flush()
+
+
+def run_job(conn, raw: dict) -> None:
+    from core.errors import UnrolledError
+    from core.train import tasks
+    from core.train.engine import Run, Settings
+
+    began = time.perf_counter()
+    try:
+        run = Run(Settings(**raw))
+    except (UnrolledError, TypeError) as e:
+        conn.send(("error", str(e)))
+        return
+    s = run.settings
+    reporter = Reporter(conn, began)
+    text = isinstance(run.task, tasks.Text)
+    reporter.note(vocab=list(run.task.vocab.tokens), notes=list(getattr(run.task, "notes", ())))
+    reason, evaluated, step = "steps", began, 0
+    try:
+        for step in range(s.max_steps):
+            if time.perf_counter() - began >= s.max_seconds:
+                reason = "seconds"
+                break
+            if conn.poll() and conn.recv()[0] in ("cancel", "stop"):
+                reason = "cancelled"
+                break
+            reporter.add(step, run.step(step))
+            if not run.live:
+                reason = "stopped"
+                break
+            if time.perf_counter() - evaluated >= EVALUATE_EVERY:
+                reporter.note(evaluation={"step": step + 1, "scores": run.evaluate()})
+                evaluated = time.perf_counter()
+            if text and (step + 1) % s.sample_every == 0:
+                reporter.note(
+                    samples={"step": step + 1, "text": {a: run.nets[a].sample(160, seed=step) for a in run.live}}
+                )
+        else:
+            step = s.max_steps - 1
+        final = {"step": step + 1, "scores": run.evaluate()}
+        samples = {a: run.nets[a].sample(160, seed=0) for a in run.live} if text else {}
+    finally:
+        reporter.close()
+    conn.send(
+        (
+            "done",
+            {
+                "reason": reason,
+                "steps": step + 1 if reason != "cancelled" else step,
+                "seconds": time.perf_counter() - began,
+                "evaluation": final,
+                "samples": samples,
+                "stopped": dict(run.stopped),
+                "weights": {a: run.nets[a].weights() for a in run.live},  # an exploded cell has nothing to run
+            },
+        )
+    )
+
+
+def main(conn) -> None:
+    np.seterr(all="ignore")  # overflow is caught as a non-finite loss or norm, and reported as an explosion
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message[0] == "run":
+            run_job(conn, message[1])
+        elif message[0] == "stop":
+            return
