@@ -172,3 +172,23 @@ def test_the_lstm_starts_with_its_forget_gate_open():
     params = cells.init("lstm", 5, 4, seed=0)
     forget = cells.gate_slices("lstm", 4)["forget"]
     assert params["b_ih"][forget].min() > cells.FORGET_BIAS - 1
+
+
+def test_the_training_benchmark_runs_and_writes_its_figures(tmp_path):
+    """bench.train --quick: every part of the benchmark briefly, so that it cannot rot between runs."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "train.json"
+    command = [sys.executable, "-m", "bench.train", "--quick", "--json", str(out)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    keys = {"steps_per_s", "torch_steps_per_s", "ms_per_step", "recall_k20", "text_bits_per_char_20s"}
+    assert set(figures) == keys
+    for key in ("steps_per_s", "torch_steps_per_s", "ms_per_step", "text_bits_per_char_20s"):
+        assert set(figures[key]) == set(cells.TRAINABLE), key
+    assert all(v > 0 for v in figures["steps_per_s"].values())
+    assert set(figures["ms_per_step"]["lstm"]) == {"25", "50", "100", "200"}
+    assert set(figures["recall_k20"]["lstm"]) == {"accuracy", "grad_ratio"}

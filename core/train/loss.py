@@ -26,16 +26,16 @@ def head(params: dict, hs: np.ndarray, targets: np.ndarray) -> tuple[float, dict
     targets (B,) scores the last step only. Returns the loss, the head's gradients and dL/dh_t from the
     output, (T, B, H)."""
     w_out, b_out = params["w_out"], params["b_out"]
-    dhs = np.zeros_like(hs)
     if targets.ndim == 1:  # many-to-one
-        last = hs[-1]
+        last, dhs = hs[-1], np.zeros_like(hs)
         loss, dlogits = cross_entropy(last @ w_out.T + b_out, targets)
         dhs[-1] = dlogits @ w_out
         return loss, {"w_out": dlogits.T @ last, "b_out": dlogits.sum(0)}, dhs
     flat = hs.reshape(-1, hs.shape[-1])
-    loss, dlogits = cross_entropy(flat @ w_out.T + b_out, targets.T.reshape(-1))
-    dhs[:] = (dlogits @ w_out).reshape(hs.shape)
-    return loss, {"w_out": dlogits.T @ flat, "b_out": dlogits.sum(0)}, dhs
+    logits = flat @ w_out.T
+    logits += b_out
+    loss, dlogits = cross_entropy(logits, targets.T.reshape(-1))  # time first, as hs
+    return loss, {"w_out": dlogits.T @ flat, "b_out": dlogits.sum(0)}, (dlogits @ w_out).reshape(hs.shape)
 
 
 def logits(params: dict, hs: np.ndarray) -> np.ndarray:
