@@ -104,16 +104,19 @@ class Cell:
     @staticmethod
     def weight_grads(params: dict, tape: Tape, dx: np.ndarray, dh: np.ndarray) -> dict[str, np.ndarray]:
         """The recurrent weights' gradients from the pre-activation gradients of every step: dx (T, G*H, B)
-        for the input side (w_ih, b_ih), dh for the recurrent side (w_hh, b_hh); they differ only in the GRU."""
+        for the input side (w_ih, b_ih), dh for the recurrent side (w_hh, b_hh); they differ only in the GRU.
+        Each is one matrix product over all T * B samples, after one copy to (G*H, T * B)."""
+        steps, rows, batch = dx.shape
+
+        def samples(a: np.ndarray) -> np.ndarray:  # (T, K, B) -> (K, T * B)
+            return np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(a.shape[1], steps * batch)
+
         h_prev = np.concatenate([tape.h0[None], tape.hs[:-1]])  # (T, H, B)
-        onehot = np.zeros((*tape.tokens.shape, params["w_ih"].shape[1]), dx.dtype)  # (T, B, V): beats np.add.at 8x
-        np.put_along_axis(onehot, tape.tokens[..., None], 1.0, axis=-1)
-        return {
-            "w_ih": np.tensordot(dx, onehot, axes=([0, 2], [0, 1])),
-            "b_ih": dx.sum(axis=(0, 2)),
-            "w_hh": np.tensordot(dh, h_prev, axes=([0, 2], [0, 2])),
-            "b_hh": dh.sum(axis=(0, 2)),
-        }
+        onehot = np.zeros((steps * batch, params["w_ih"].shape[1]), dx.dtype)  # beats np.add.at 8x
+        onehot[np.arange(steps * batch), tape.tokens.reshape(-1)] = 1.0
+        x = samples(dx)
+        h = x if dh is dx else samples(dh)
+        return {"w_ih": x @ onehot, "b_ih": x.sum(1), "w_hh": h @ samples(h_prev).T, "b_hh": h.sum(1)}
 
     @staticmethod
     def norms(dh_total: np.ndarray) -> np.ndarray:
