@@ -153,3 +153,32 @@ def test_cores_come_from_the_cgroup_quota(tmp_path, monkeypatch):
     assert jobs.cgroup_cores(v1) == 0.5
     monkeypatch.setattr(jobs, "cgroup_cores", lambda: 1.5)
     assert jobs.available_cores() == 1
+
+
+def test_a_job_nobody_reads_is_cancelled():
+    """Streamlit has no close hook: a tab that went away simply stops asking for progress."""
+    p = jobs.Pool(workers=1, abandon_after=1.0)
+    try:
+        watched = p.submit(Settings(task="recall", k=5, hidden=16, max_seconds=30, max_steps=10**6), owner="a")
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            watched.read()
+            time.sleep(0.2)
+        assert watched.state == "running"
+        began = time.monotonic()
+        assert p.wait(watched, 10) and watched.state == "cancelled"
+        assert time.monotonic() - began < 1.0 + jobs.CANCEL_WITHIN + 2
+        left = p.submit(LONG, owner="b")
+        queued = p.submit(QUICK, owner="c")  # waits behind `left`, unread
+        assert p.wait(left, 10) and left.state == "cancelled"
+        assert p.wait(queued, 10) and queued.state == "cancelled" and queued.error == "nobody was watching it any more"
+    finally:
+        p.shutdown()
+
+
+def test_old_ended_jobs_are_dropped(pool):
+    for _ in range(jobs.MAX_ENDED + 3):
+        job = pool.submit(QUICK, owner="a")
+        pool.cancel(job)
+        assert pool.wait(job, 10)
+    assert len(pool.jobs) <= jobs.MAX_ENDED

@@ -32,6 +32,8 @@ from core.train.engine import Settings
 MAX_PER_OWNER = 2  # queued or running jobs per owner (a page session), so one person cannot fill the queue
 MAX_QUEUE = 64  # jobs waiting, all owners together
 CANCEL_WITHIN = 3.0  # seconds a worker has to stop after a cancel before it is killed (the page promises 5)
+MAX_ENDED = 32  # ended jobs (and their weights) kept for their pages to collect; older ones are dropped
+ABANDON_AFTER = 3.0  # the process-wide pool cancels a job its page has not read for this long
 GRACE = 10.0  # seconds past a job's own cap in seconds before its worker is killed as hung
 POLL = 0.05
 
@@ -77,12 +79,15 @@ class Job:
     started: float | None = None
     finished: float | None = None
     cancel_requested: bool = False
+    last_seen: float = field(default_factory=time.monotonic)  # when its page last asked about it
 
     @property
     def ended(self) -> bool:
         return self.state in ("done", "failed", "cancelled")
 
     def read(self, since: int = 0) -> tuple[list, str]:
+        """Progress messages from index `since` on, and the state; reading counts as the page still watching."""
+        self.last_seen = time.monotonic()
         return self.messages[since:], self.state
 
 
@@ -128,6 +133,8 @@ class Slot:
         self.conn.send(("run", asdict(job.settings)))
         cancel_sent = hard_deadline = None
         while True:
+            if self.pool.abandoned(job):
+                job.cancel_requested = True
             if job.cancel_requested and cancel_sent is None:
                 self.conn.send(("cancel",))
                 cancel_sent = time.monotonic()
@@ -172,9 +179,14 @@ class Slot:
 
 
 class Pool:
-    def __init__(self, workers: int | None = None, max_per_owner: int = MAX_PER_OWNER):
+    def __init__(
+        self, workers: int | None = None, max_per_owner: int = MAX_PER_OWNER, abandon_after: float | None = None
+    ):
+        """abandon_after: cancel a job nobody has read for this many seconds (Streamlit tells a page nothing
+        when its tab closes, so the Train page reads its job a few times a second and the pool notices)."""
         self.workers = workers or default_workers()
         self.max_per_owner = max_per_owner
+        self.abandon_after = abandon_after
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.context = multiprocessing.get_context(method)
         if method == "forkserver":
@@ -206,6 +218,9 @@ class Pool:
             self.changed.notify_all()
             return job
 
+    def get(self, job_id) -> Job | None:
+        return self.jobs.get(job_id)
+
     def position(self, job: Job) -> int | None:
         with self.changed:
             return self.queue.index(job) if job in self.queue else None
@@ -218,15 +233,21 @@ class Pool:
             elif not job.ended:
                 job.cancel_requested = True
 
+    def abandoned(self, job: Job) -> bool:
+        return self.abandon_after is not None and time.monotonic() - job.last_seen > self.abandon_after
+
     def next_job(self) -> Job | None:
         with self.changed:
-            while not self.queue and not self.closed:
-                self.changed.wait()
-            if self.closed:
-                return None
-            job = self.queue.popleft()
-            job.state = "running"
-            return job
+            while True:
+                while not self.queue and not self.closed:
+                    self.changed.wait()
+                if self.closed:
+                    return None
+                job = self.queue.popleft()
+                if not self.abandoned(job):
+                    job.state = "running"
+                    return job
+                self.finish_locked(job, "cancelled", error="nobody was watching it any more")
 
     def finish(self, job: Job, state: str, result: dict | None = None, error: str | None = None) -> None:
         with self.changed:
@@ -234,6 +255,9 @@ class Pool:
 
     def finish_locked(self, job: Job, state: str, result: dict | None = None, error: str | None = None) -> None:
         job.state, job.result, job.error, job.finished = state, result, error, time.monotonic()
+        ended = [j for j in self.jobs.values() if j.ended]
+        for old in sorted(ended, key=lambda j: j.finished)[: max(0, len(ended) - MAX_ENDED)]:
+            del self.jobs[old.id]
         self.changed.notify_all()
 
     def wait(self, job: Job, timeout: float) -> bool:
@@ -274,5 +298,5 @@ def pool() -> Pool:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = Pool()
+            _POOL = Pool(abandon_after=ABANDON_AFTER)
         return _POOL
