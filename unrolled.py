@@ -12,6 +12,7 @@ from core.errors import UnrolledError
 from core.models import models_dir
 from core.predict import sample
 from core.text import cap
+from core.train.backend import REGISTRY as TRAINED
 from ui import fast, i18n, live, panels
 from ui.i18n import t
 
@@ -48,9 +49,7 @@ def live_section(models) -> dict:
     """Reruns alone on every request from the live component: one model step per model and one payload."""
     text, was_cut, seq, has = typed()
     names = {mid: panels.display_name(m) for mid, m in models.items()}
-    if "fast_token" not in st.session_state:  # one per session: a rerun on every keystroke must not sign anew
-        st.session_state["fast_token"] = fast.issue_token()
-    token = st.session_state["fast_token"]
+    token = fast.page_token()
     try:
         reads = panels.readings(models, text) if text else {}
         data = live.payload(models, names, reads, text, seq, was_cut, has, token)
@@ -92,7 +91,12 @@ def generation_section(models) -> dict[str, str]:
         written = {}
         for mid, model in models.items():
             try:
-                written[mid] = continuation(str(models_dir()), mid, text, int(length), float(temperature), int(seed))
+                if getattr(model.info, "trained_here", False):  # this session's own: nothing to share
+                    written[mid] = sample(model, text, int(length), float(temperature), seed=int(seed))
+                else:
+                    written[mid] = continuation(
+                        str(models_dir()), mid, text, int(length), float(temperature), int(seed)
+                    )
             except UnrolledError as e:
                 st.error(t("gen.failed", name=panels.display_name(model), problem=e))
         done = st.session_state["written"] = (settings, written)
@@ -107,6 +111,11 @@ def predict_page() -> None:
     st.title(t("main.title"))
     panels.prose("intro")
     models = load_or_stop()
+    trained = TRAINED.get(fast.page_token())
+    if trained:
+        names = ", ".join(panels.display_name(m) for m in trained.values())
+        st.info(t("main.trained_note", names=names), icon=":material/model_training:")
+        models = models | trained
     live_section(models)
     panels.prose("recurrence")
     st.divider()
@@ -123,5 +132,6 @@ st.navigation(
         st.Page(predict_page, title=t("nav.predict"), icon=":material/keyboard:", default=True),
         st.Page("views/memory_lab.py", title=t("nav.lab"), icon=":material/psychology:", url_path="Memory_lab"),
         st.Page("views/guess.py", title=t("nav.guess"), icon=":material/quiz:", url_path="Guess"),
+        st.Page("views/train.py", title=t("nav.train"), icon=":material/model_training:", url_path="Train"),
     ]
 ).run()

@@ -41,6 +41,7 @@ from core.errors import UnrolledError
 from core.models import Model, models_dir
 from core.predict import Reading, read
 from core.text import MAX_CHARS, cap
+from core.train.backend import REGISTRY as TRAINED
 from ui import live, panels
 from ui.protocol import FAST_ROUTE, BadRequest, Request, parse_request
 
@@ -135,6 +136,16 @@ def issue_token() -> str:
     return f"{nonce}.{_sign(nonce)}"
 
 
+def page_token() -> str:
+    """This session's token, made once: a rerun on every keystroke must not sign anew. The Train page keys the
+    session's trained models by it too, so the route finds them (core/train/backend.py)."""
+    import streamlit as st
+
+    if "fast_token" not in st.session_state:
+        st.session_state["fast_token"] = issue_token()
+    return st.session_state["fast_token"]
+
+
 def token_valid(token: str | None) -> bool:
     if not token or len(token) > 100 or token.count(".") != 1:
         return False
@@ -150,18 +161,19 @@ def models() -> dict[str, Model]:
     return Pool.models
 
 
-def work(raw: str, readings: dict[str, Reading]) -> str:
+def work(raw: str, readings: dict[str, Reading], token: str | None = None) -> str:
     """answer() on a worker thread. While more requests wait for a thread than SHED_AT, the server is not
     keeping up, and replies leave out the lookahead until it does."""
     with Pool.lock:
         ahead = Pool.waiting <= SHED_AT
         Pool.waiting -= 1
-    return answer(raw, readings, ahead)
+    return answer(raw, readings, ahead, token)
 
 
-def answer(raw: str, readings: dict[str, Reading], ahead: bool = True) -> str:
+def answer(raw: str, readings: dict[str, Reading], ahead: bool = True, token: str | None = None) -> str:
     """One message in, one frame out, as JSON text. `readings` is this connection's and is updated in place.
-    With `ahead` false the reply carries no lookahead: the page then draws each key when the server answers."""
+    With `ahead` false the reply carries no lookahead: the page then draws each key when the server answers.
+    `token` finds the models this page's session trained, which answer beside the shipped ones."""
     seq = None
     try:
         if len(raw) > MAX_MESSAGE:
@@ -173,7 +185,7 @@ def answer(raw: str, readings: dict[str, Reading], ahead: bool = True) -> str:
         request: Request = parse_request(value)
         seq = request.seq
         text, cut = cap(request.text)
-        loaded = models()
+        loaded = models() | TRAINED.get(token)
         try:
             reads = {mid: read(model, text, readings.get(mid)) for mid, model in loaded.items()} if text else {}
         except UnrolledError as e:
@@ -227,7 +239,7 @@ async def endpoint(ws: WebSocket) -> None:
                 continue
             with Pool.lock:
                 Pool.waiting += 1
-            await ws.send_text(await loop.run_in_executor(Pool.executor, work, raw, readings))
+            await ws.send_text(await loop.run_in_executor(Pool.executor, work, raw, readings, token))
     except WebSocketDisconnect:
         pass
     finally:

@@ -42,7 +42,14 @@ def prose(name: str) -> None:
 
 
 def display_name(model: Model) -> str:
-    return i18n.t(f"arch.{model.info.arch}") if model.info.arch in ARCHS else model.info.arch
+    name = i18n.t(f"arch.{model.info.arch}") if model.info.arch in ARCHS else model.info.arch
+    return i18n.t("train.yours", name=name) if getattr(model.info, "trained_here", False) else name
+
+
+def go_to_main_page() -> None:
+    """st.switch_page finds a page by the hash of its URL path, and the main page's (unrolled.py) is its
+    function's name."""
+    st.switch_page(st.Page(lambda: None, url_path="predict_page"))
 
 
 def readings(models: dict[str, Model], text: str) -> dict[str, Reading]:

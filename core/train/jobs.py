@@ -20,9 +20,12 @@ import itertools
 import math
 import multiprocessing
 import os
+import sys
 import threading
 import time
+import types
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -91,6 +94,20 @@ class Job:
         return self.messages[since:], self.state
 
 
+@contextmanager
+def plain_main():
+    """multiprocessing makes a new process import the parent's `__main__` first. Under Streamlit that is the
+    page script being run (it runs as `__main__`), so each worker would run the Train page once in bare mode,
+    and could start a pool of its own. While a worker starts, `__main__` is an empty stand-in."""
+    real, stand_in = sys.modules.get("__main__"), types.ModuleType("__main__")
+    sys.modules["__main__"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("__main__") is stand_in:  # unless a script run has set its own meanwhile
+            sys.modules["__main__"] = real
+
+
 class Slot:
     """One worker process and the thread that feeds it jobs and relays its messages."""
 
@@ -104,7 +121,8 @@ class Slot:
 
         parent, child = self.pool.context.Pipe()
         self.process = self.pool.context.Process(target=worker.main, args=(child,), daemon=True)
-        self.process.start()
+        with plain_main():
+            self.process.start()
         child.close()
         self.conn = parent
 

@@ -1,0 +1,129 @@
+"""Models trained in this session, run through the same predict path as the shipped ones.
+
+`TrainedModel` has the interface core/predict.py and the live page use from core.models.Model: `info` (id,
+arch, vocab, sizes), `state_names`, `zero_state()` and `run(tokens, state)` returning `logits` and each
+`<name>_out` by name, the state (batch, layers, hidden) as the ONNX graphs take it. It runs the engine's
+numpy cells instead of onnxruntime; it has no analysis cell, so the memory lab does not list it.
+
+`Registry` holds them for a session, found by an opaque token (the page's fast-path token, so the keystroke
+route finds them too): at most MAX_SESSIONS sessions, the least recently used dropped first, and any left
+unused for IDLE seconds freed. Streamlit tells the server nothing when a session ends; this bound is how
+they go.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.contract import STATE_NAMES, Vocab
+from core.errors import InputError
+from core.train import cells, loss
+
+MAX_SESSIONS = 64  # sessions holding trained models at once, per server process
+MAX_PER_SESSION = 3  # one per trainable architecture
+IDLE = 3600.0  # seconds a session's trained models are kept after their last use
+
+
+@dataclass(frozen=True)
+class TrainedInfo:
+    id: str
+    arch: str
+    vocab: Vocab
+    hidden_size: int
+    params: int
+    training_steps: int
+    training_seconds: float
+    test_nats_per_char: float  # on the held-out tail of its text (NaN if it was never measured)
+    layers: int = 1
+    task: str = "text"
+    trained_here: bool = True  # the page marks these as session-only
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return STATE_NAMES[self.arch]
+
+
+class TrainedModel:
+    cell = back = None  # no analysis cell: the memory lab skips it
+    cell_problem = "a model trained on the Train page has no analysis cell"
+
+    def __init__(
+        self, model_id: str, weights: dict, steps: int = 0, seconds: float = 0.0, heldout_bits: float | None = None
+    ):
+        arch, tokens, params = weights["arch"], weights["vocab"], weights["params"]
+        hidden = params["w_hh"].shape[1]
+        self.params = {k: np.asarray(v, np.float32) for k, v in params.items()}
+        nats = float("nan") if heldout_bits is None else heldout_bits * math.log(2)
+        size = sum(v.size for v in self.params.values())
+        self.info = TrainedInfo(model_id, arch, Vocab(tokens), hidden, size, steps, seconds, nats)
+        if self.params["w_out"].shape[0] != len(tokens):
+            raise InputError(f"{model_id}: its weights score {self.params['w_out'].shape[0]} tokens, not {len(tokens)}")
+        self.state_names = list(STATE_NAMES[arch])
+        self.steps = cells.make(arch, hidden)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    def zero_state(self, batch_size: int = 1) -> dict[str, np.ndarray]:
+        return {n: np.zeros((batch_size, 1, self.info.hidden_size), np.float32) for n in self.state_names}
+
+    def run(self, tokens: np.ndarray, state: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """As core.models.Model.run: logits (batch, time, vocab), each state after, and the hidden states."""
+        tokens = np.asarray(tokens)
+        if tokens.ndim != 2 or tokens.dtype != np.int64:
+            raise InputError(f"tokens must be int64 (batch, time), got {tokens.dtype} {tokens.shape}")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= len(self.info.vocab)):
+            raise InputError(f"token ids must lie in 0..{len(self.info.vocab) - 1}")
+        state = state or self.zero_state(tokens.shape[0])
+        if tokens.shape[1] == 0:
+            return {"logits": np.zeros((tokens.shape[0], 0, len(self.info.vocab)), np.float32)} | {
+                f"{n}_out": np.asarray(state[n], np.float32) for n in self.state_names
+            }
+        flat = {n: np.asarray(state[n], np.float32)[:, 0] for n in self.state_names}
+        hs, _, after = self.steps.forward(self.params, tokens, flat)
+        out = {"logits": loss.logits(self.params, hs).transpose(1, 0, 2), "hidden": hs.transpose(1, 0, 2)}
+        return out | {f"{n}_out": after[n][:, None] for n in self.state_names}
+
+
+class Registry:
+    def __init__(self, max_sessions: int = MAX_SESSIONS, idle: float = IDLE):
+        self.max_sessions, self.idle = max_sessions, idle
+        self.sessions: dict[str, tuple[float, dict[str, TrainedModel]]] = {}
+        self.lock = threading.Lock()
+
+    def put(self, token: str, models: dict[str, TrainedModel]) -> None:
+        if len(models) > MAX_PER_SESSION:
+            raise InputError(f"a session keeps at most {MAX_PER_SESSION} trained models")
+        with self.lock:
+            self.sessions.pop(token, None)
+            self.sessions[token] = (time.monotonic(), dict(models))
+            self.prune()
+
+    def get(self, token: str | None) -> dict[str, TrainedModel]:
+        with self.lock:
+            self.prune()
+            if token not in self.sessions:
+                return {}
+            _, models = self.sessions.pop(token)
+            self.sessions[token] = (time.monotonic(), models)  # the most recently used go last
+            return dict(models)
+
+    def drop(self, token: str | None) -> None:
+        with self.lock:
+            self.sessions.pop(token, None)
+
+    def prune(self) -> None:
+        now = time.monotonic()
+        for token in [t for t, (used, _) in self.sessions.items() if now - used > self.idle]:
+            del self.sessions[token]
+        while len(self.sessions) > self.max_sessions:
+            del self.sessions[next(iter(self.sessions))]
+
+
+REGISTRY = Registry()

@@ -1,0 +1,126 @@
+"""Train it yourself: RNN, LSTM and GRU learn side by side, in worker processes, with gradients through time
+drawn as they learn."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import InputError
+from core.train import jobs
+from core.train.backend import REGISTRY as TRAINED
+from core.train.backend import TrainedModel
+from ui import fast, panels
+from ui import train as ui
+from ui.i18n import t
+
+
+def progress_panel() -> None:
+    """Reruns POLL seconds apart while the job is queued or running; the whole page once it ends."""
+    job = ui.current_job()
+    progress = st.session_state.get("train_progress")
+    if job is None or progress is None or progress.job_id != job.id:
+        return
+    messages, state = job.read(progress.read)
+    progress.fold(messages)
+    if state == "queued":
+        place = jobs.pool().position(job)
+        st.info(t("train.queued", place=(place or 0) + 1))
+        return
+    if progress.steps:
+        ui.draw(job, progress)
+    elif state == "running":
+        st.markdown(t("train.starting"))
+    if job.ended and st.session_state.get("train_drawn_end") != job.id:
+        st.session_state["train_drawn_end"] = job.id
+        st.rerun()  # the whole page: buttons back, the outcome shown
+
+
+def type_with(job) -> None:
+    """The trained models go to the main page, beside the shipped ones, for this session."""
+    weights = (job.result or {}).get("weights") or {}
+    if not weights:
+        return
+    if job.settings.task != "text":
+        st.markdown(t("train.type_text_only"))
+        return
+    if st.button(t("train.type_with"), help=t("train.type_help"), icon=":material/keyboard:", key="train_type"):
+        r = job.result
+        bits = r["evaluation"]["scores"]
+        trained = {
+            f"yours-{a}": TrainedModel(f"yours-{a}", w, r["steps"], r["seconds"], bits.get(a))
+            for a, w in weights.items()
+        }
+        TRAINED.put(fast.page_token(), trained)
+        panels.go_to_main_page()
+
+
+def outcome(job) -> None:
+    if job.state == "failed":
+        st.error(t("train.failed", problem=job.error))
+    elif job.state == "cancelled":
+        st.info(t("train.cancelled"))
+    elif job.state == "done":
+        reason = job.result["reason"]
+        st.success(t(f"train.done_{reason}", steps=job.result["steps"], seconds=f"{job.result['seconds']:.0f}"))
+    for arch, why in ((job.result or {}).get("stopped") or {}).items():
+        st.warning(t("train.exploded", model=ui.arch_name(arch), problem=why))
+    type_with(job)
+
+
+def main() -> None:
+    st.set_page_config(page_title=t("train.tab"), page_icon="🔁", layout="wide")
+    st.title(t("nav.train"))
+    panels.prose("train")
+    experiment = st.radio(
+        t("train.experiment"),
+        ui.EXPERIMENTS,
+        format_func=lambda e: t(f"train.experiment_{e}"),
+        horizontal=True,
+        key="train_experiment",
+    )
+    st.markdown(t(f"train.explain_{experiment}"))
+    problem, settings = None, None
+    try:
+        settings = ui.settings_from_controls(experiment)
+    except InputError as e:
+        problem = str(e)
+    job = ui.current_job()
+    active = job is not None and not job.ended
+    go, stop, reset = st.columns([1, 1, 6])
+    if go.button(t("train.train"), type="primary", disabled=active, key="train_go"):
+        try:
+            if problem:
+                raise InputError(problem)
+            notes, unknown = ui.check_text(settings)
+            ui.start(settings)
+            st.session_state["train_notes"] = notes, unknown
+            st.rerun()
+        except InputError as e:
+            st.error(str(e))
+    if stop.button(t("train.stop"), disabled=not active, key="train_stop"):
+        jobs.pool().cancel(job)
+        st.rerun()
+    if reset.button(t("train.reset"), disabled=job is None, key="train_reset"):
+        if job is not None:
+            jobs.pool().cancel(job)
+            jobs.pool().forget(job)
+        for key in ("train_job", "train_progress", "train_notes", "train_drawn_end"):
+            st.session_state.pop(key, None)
+        st.rerun()
+    notes, unknown = st.session_state.get("train_notes", ([], ""))
+    for note in notes:  # the engine's own words, never the learner's text
+        st.info(note)
+    if unknown:  # the learner's characters: shown as text, never as markdown
+        st.markdown(t("train.unknown_chars"))
+        st.code(" ".join(repr(c)[1:-1] for c in unknown[:60]), language=None, wrap_lines=True)
+    if problem and not active:
+        st.warning(problem)
+    if job is None:
+        st.markdown(t("train.idle"))
+        return
+    if job.ended:
+        outcome(job)
+    st.fragment(run_every=ui.POLL if active else None)(progress_panel)()
+
+
+main()
