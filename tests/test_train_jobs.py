@@ -182,3 +182,11 @@ def test_old_ended_jobs_are_dropped(pool):
         pool.cancel(job)
         assert pool.wait(job, 10)
     assert len(pool.jobs) <= jobs.MAX_ENDED
+
+
+def test_the_pool_records_the_cost_of_a_step_against_t(pool):
+    for unroll in (10, 40):
+        job = pool.submit(Settings(task="text", cells=("rnn",), steps=unroll, max_steps=30), owner="a")
+        assert pool.wait(job, 60) and job.state == "done"
+    assert set(pool.timings) == {("rnn", 10), ("rnn", 40)}
+    assert pool.timings[("rnn", 40)] > pool.timings[("rnn", 10)]  # BPTT's cost grows with T

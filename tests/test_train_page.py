@@ -270,3 +270,32 @@ def test_in_chromium_type_with_the_models_just_trained(server, browser):
     names = page_.locator(".live strong").all_inner_texts()
     assert any("Your LSTM" in n for n in names), names
     page_.close()
+
+
+@pytest.mark.parametrize("rule", [None, 1.0])
+def test_a_chart_spec_carries_every_row_and_is_valid_vega_lite(rule):
+    """ui.charts.spec_with_rows builds from one row and then gives the spec all of them."""
+    import altair as alt
+
+    from ui import charts
+
+    rows = [{"step": i, "model": m, "loss": 1.0 / (i + 1)} for m in ("a", "b") for i in range(500)]
+    spec = charts.spec_with_rows(lambda r: charts.lines(r, "step", "loss", "model", "step", "loss", rule=rule), rows)
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("values"), list):
+                found.append(node["values"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(spec)
+    assert rows in found
+    alt.Chart.from_dict(spec, validate=True)  # still a valid Vega-Lite spec
+    heat = [{"distance": j, "step": s, "model": "a", "v": 0.5} for j in range(20) for s in range(30)]
+    built = charts.spec_with_rows(lambda r: charts.heatmap(r, "distance", "step", "model", "j", "step", "v"), heat)
+    assert built["data"]["values"] == heat

@@ -269,17 +269,24 @@ def draw(job, progress: Progress) -> None:
             lambda r: charts.lines(r, "step", "ms", "model", t("train.step"), t("train.ms"), points=False),
             rows,
             "train_ms",
-            t("train.ms_alt", summary=last_values(rows, "ms", ".1f"), unroll=unroll_of(s)),
+            t("train.ms_alt", summary=last_values(rows, "ms", ".1f"), unroll=s.unroll),
         )
+        cost = sorted(jobs.pool().timings.items(), key=lambda item: item[0][1])
+        rows = [{"T": unroll, "model": names[a], "ms": ms} for (a, unroll), ms in cost if a in names]
+        if rows:
+            chart(
+                lambda r: charts.lines(
+                    r, "T", "ms", "model", t("train.unroll_axis"), t("train.ms"), height=180, points=True
+                ),
+                rows,
+                "train_cost",
+                t("train.cost_alt", summary=", ".join(f"{r['model']} T={r['T']} {r['ms']:.1f} ms" for r in rows)),
+            )
     if text_task and progress.samples:
         st.subheader(t("train.samples"))
         for a, (step, text) in progress.samples.items():
             st.markdown(t("train.sample_of", model=names[a], step=step))
             st.text(text)
-
-
-def unroll_of(s: Settings) -> int:
-    return s.steps if s.task == "text" else s.k + 2
 
 
 def last_values(rows: list[dict], key: str, fmt: str) -> str:

@@ -54,6 +54,11 @@ class Settings:
     max_seconds: float = 60.0
     sample_every: int = 300  # text: steps between samples
 
+    @property
+    def unroll(self) -> int:
+        """T, the steps one sequence unrolls: the text's sequence length, or the recall sequence (k + 2)."""
+        return self.steps if self.task == "text" else self.k + 2
+
     def checked(self) -> Settings:
         if self.task not in ("recall", "text"):
             raise InputError(f"task must be recall or text, not {self.task!r}")

@@ -20,6 +20,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import statistics
 import sys
 import threading
 import time
@@ -210,6 +211,7 @@ class Pool:
         if method == "forkserver":
             self.context.set_forkserver_preload(["core.train.worker"])
         self.queue: deque[Job] = deque()
+        self.timings: dict[tuple[str, int], float] = {}  # (cell, T) -> median ms per step of the latest job
         self.jobs: dict[int, Job] = {}
         self.ids = itertools.count(1)
         self.changed = threading.Condition()
@@ -251,6 +253,19 @@ class Pool:
             elif not job.ended:
                 job.cancel_requested = True
 
+    def record_timings(self, job: Job) -> None:
+        """BPTT's cost on this server: each cell's median milliseconds per step at the job's unroll T. A
+        curriculum changes T as it goes, so its jobs are left out."""
+        if job.settings.curriculum:
+            return
+        per_cell: dict[str, list[float]] = {}
+        for message in job.messages:
+            for step in message["steps"]:
+                per_cell.setdefault(step["arch"], []).append(step["ms"])
+        for arch, ms in per_cell.items():
+            if len(ms) >= 5:
+                self.timings[(arch, job.settings.unroll)] = statistics.median(ms)
+
     def abandoned(self, job: Job) -> bool:
         return self.abandon_after is not None and time.monotonic() - job.last_seen > self.abandon_after
 
@@ -273,6 +288,7 @@ class Pool:
 
     def finish_locked(self, job: Job, state: str, result: dict | None = None, error: str | None = None) -> None:
         job.state, job.result, job.error, job.finished = state, result, error, time.monotonic()
+        self.record_timings(job)
         ended = [j for j in self.jobs.values() if j.ended]
         for old in sorted(ended, key=lambda j: j.finished)[: max(0, len(ended) - MAX_ENDED)]:
             del self.jobs[old.id]
