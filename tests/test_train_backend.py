@@ -54,12 +54,23 @@ def test_lookahead_and_sampling_work_on_a_trained_model(trained):
 def test_the_registry_is_bounded_and_forgets_idle_sessions(trained):
     models, _ = trained
     registry = backend.Registry(max_sessions=2, idle=0.3)
-    registry.put("a", models)
-    registry.put("b", models)
+    held = {s: registry.put(s, models) for s in "ab"}  # what each session keeps in its state
     registry.get("a")  # a is now the most recently used
-    registry.put("c", models)
+    held["c"] = registry.put("c", models)
     assert registry.get("b") == {} and set(registry.get("a")) == set(models) and registry.get("c")
     time.sleep(0.4)
     assert registry.get("a") == {} and registry.get("c") == {}
+
+
+def test_trained_models_go_when_their_session_does(trained):
+    import gc
+
+    models, _ = trained
+    registry = backend.Registry()
+    session_state = {"trained_models": registry.put("t", models)}
+    assert set(registry.get("t")) == set(models)
+    session_state.clear()  # Streamlit drops a session's state some time after the session ends
+    gc.collect()
+    assert registry.get("t") == {} and registry.sessions == {}
     with pytest.raises(Exception, match="at most 3"):
         registry.put("d", {**models, "extra": models["rnn"]})

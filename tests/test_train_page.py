@@ -7,6 +7,7 @@ import json
 import re
 import time
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -236,7 +237,7 @@ def test_the_main_page_runs_this_session_s_trained_models_beside_the_shipped_one
     at = AppTest.from_file("../unrolled.py", default_timeout=TIMEOUT)
     token = fast.issue_token()
     at.session_state["fast_token"] = token
-    REGISTRY.put(token, {"yours-lstm": TrainedModel("yours-lstm", run.nets["lstm"].weights(), 5, 1.0, 4.0)})
+    held = REGISTRY.put(token, {"yours-lstm": TrainedModel("yours-lstm", run.nets["lstm"].weights(), 5, 1.0, 4.0)})
     try:
         at.run()
         assert not at.exception
@@ -251,6 +252,7 @@ def test_the_main_page_runs_this_session_s_trained_models_beside_the_shipped_one
         assert "yours-lstm" not in other["views"]  # and no other page does
     finally:
         REGISTRY.drop(token)
+        del held
 
 
 @pytest.mark.browser
@@ -299,3 +301,19 @@ def test_a_chart_spec_carries_every_row_and_is_valid_vega_lite(rule):
     heat = [{"distance": j, "step": s, "model": "a", "v": 0.5} for j in range(20) for s in range(30)]
     built = charts.spec_with_rows(lambda r: charts.heatmap(r, "distance", "step", "model", "j", "step", "v"), heat)
     assert built["data"]["values"] == heat
+
+
+def test_clipped_steps_are_marked_on_the_norm_chart():
+    from ui import charts
+    from ui.train import binned
+
+    steps = [
+        {"arch": "rnn", "step": i, "norm": 3.0 if i % 10 == 0 else 0.5, "clipped": 1.0 if i % 10 == 0 else 0.5}
+        for i in range(1000)
+    ]
+    rows = binned(steps, "norm", {"rnn": "RNN"}, how=np.max, flag=lambda x: x["clipped"] < x["norm"])
+    assert len(rows) == 250 and sum(r["flag"] for r in rows) == 100  # bins of 4 steps; one in 10 steps clipped
+    spec = charts.spec_with_rows(
+        lambda r: charts.lines(r, "step", "norm", "model", "step", "norm", log_y=True, rule=1.0, flag="flag"), rows
+    )
+    assert '"datum.flag"' in json.dumps(spec) and json.dumps(rows) in json.dumps(spec)

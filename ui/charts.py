@@ -121,9 +121,11 @@ def lines(
     height: int = 280,
     words: dict[str, str] = WORDS,
     points: bool | None = None,
+    flag: str | None = None,
 ) -> alt.Chart:
     """One line per `color` value; optional log axes and a horizontal reference rule at `rule`; points on the
-    line when asked, or by default while there are fewer than 120 rows."""
+    line when asked, or by default while there are fewer than 120 rows; a filled point on every row whose
+    boolean field `flag` is true (the Train page marks clipped steps so)."""
     scale = lambda log: alt.Scale(type="log") if log else alt.Scale(zero=False)  # noqa: E731
     chart = (
         alt.Chart(alt.Data(values=rows))
@@ -139,6 +141,13 @@ def lines(
             ],
         )
     )
+    if flag is not None:
+        marks = alt.Chart(alt.Data(values=rows)).mark_point(
+            filled=True, size=45, shape="triangle-up", stroke="white", strokeWidth=0.5, opacity=0.9
+        )
+        chart += marks.encode(
+            x=alt.X(f"{x}:Q"), y=alt.Y(f"{y}:Q"), color=alt.Color(f"{color}:N", title=None)
+        ).transform_filter(f"datum.{flag}")
     if rule is not None:
         chart += alt.Chart(alt.Data(values=[{"r": rule}])).mark_rule(strokeDash=[4, 4], color="gray").encode(y="r:Q")
     return chart.properties(height=height)

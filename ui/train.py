@@ -90,8 +90,11 @@ def thin_snapshots(heat: list, rows: int) -> list:
     return out
 
 
-def binned(steps: list, value: str, names: dict[str, str], how=np.mean, points: int = MAX_POINTS) -> list[dict]:
-    """One row per model and bin of steps: {step, model, value}; every step while there are few."""
+def binned(
+    steps: list, value: str, names: dict[str, str], how=np.mean, points: int = MAX_POINTS, flag=None
+) -> list[dict]:
+    """One row per model and bin of steps: {step, model, value}; every step while there are few. With `flag`
+    (a test of one step), each row also says whether any step in its bin passed it."""
     rows = []
     for arch in dict.fromkeys(s["arch"] for s in steps):
         mine = [s for s in steps if s["arch"] == arch]
@@ -100,6 +103,7 @@ def binned(steps: list, value: str, names: dict[str, str], how=np.mean, points: 
             chunk = mine[start : start + size]
             rows.append(
                 {"step": chunk[-1]["step"] + 1, "model": names[arch], value: float(how([c[value] for c in chunk]))}
+                | ({"flag": any(flag(c) for c in chunk)} if flag else {})
             )
     return rows
 
@@ -242,8 +246,9 @@ def draw(job, progress: Progress) -> None:
             t("train.heat_alt"),
         )
     st.subheader(t("train.clipping_title"))
-    rows = binned(progress.steps, "norm", names, how=np.max)
-    clipped = sum(1 for x in progress.steps if x["clipped"] < x["norm"] * (1 - 1e-6))
+    was_clipped = lambda x: x["clipped"] < x["norm"] * (1 - 1e-6)  # noqa: E731
+    rows = binned(progress.steps, "norm", names, how=np.max, flag=was_clipped)
+    clipped = sum(1 for x in progress.steps if was_clipped(x))
     left, right = st.columns(2)
     with left:
         chart(
@@ -257,6 +262,7 @@ def draw(job, progress: Progress) -> None:
                 log_y=True,
                 rule=s.clip,
                 points=False,
+                flag="flag",
             ),
             rows,
             "train_norm",

@@ -50,7 +50,7 @@ def type_with(job) -> None:
             f"yours-{a}": TrainedModel(f"yours-{a}", w, r["steps"], r["seconds"], bits.get(a))
             for a, w in weights.items()
         }
-        TRAINED.put(fast.page_token(), trained)
+        st.session_state["trained_models"] = TRAINED.put(fast.page_token(), trained)  # the session owns them
         panels.go_to_main_page()
 
 

@@ -5,10 +5,11 @@ arch, vocab, sizes), `state_names`, `zero_state()` and `run(tokens, state)` retu
 `<name>_out` by name, the state (batch, layers, hidden) as the ONNX graphs take it. It runs the engine's
 numpy cells instead of onnxruntime; it has no analysis cell, so the memory lab does not list it.
 
-`Registry` holds them for a session, found by an opaque token (the page's fast-path token, so the keystroke
-route finds them too): at most MAX_SESSIONS sessions, the least recently used dropped first, and any left
-unused for IDLE seconds freed. Streamlit tells the server nothing when a session ends; this bound is how
-they go.
+`Registry` finds them by an opaque token (the page's fast-path token, so the keystroke route finds them
+too), but does not own them: the session does. `put` returns a `Held` that the page keeps in its
+st.session_state, and the registry keeps only a weak reference to it, so the models are freed when Streamlit
+drops the session's state after the session ends. Beyond that, at most MAX_SESSIONS sessions are found, the
+least recently used dropped first, and any left unused for IDLE seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,28 +93,41 @@ class TrainedModel:
         return out | {f"{n}_out": after[n][:, None] for n in self.state_names}
 
 
+class Held:
+    """A session's trained models; the session keeps this object, the registry only points at it."""
+
+    def __init__(self, models: dict[str, TrainedModel]):
+        self.models = dict(models)
+
+
 class Registry:
     def __init__(self, max_sessions: int = MAX_SESSIONS, idle: float = IDLE):
         self.max_sessions, self.idle = max_sessions, idle
-        self.sessions: dict[str, tuple[float, dict[str, TrainedModel]]] = {}
+        self.sessions: dict[str, tuple[float, weakref.ref]] = {}
         self.lock = threading.Lock()
 
-    def put(self, token: str, models: dict[str, TrainedModel]) -> None:
+    def put(self, token: str, models: dict[str, TrainedModel]) -> Held:
+        """Keep the returned Held alive (in the session's state) for as long as the models should be found."""
         if len(models) > MAX_PER_SESSION:
             raise InputError(f"a session keeps at most {MAX_PER_SESSION} trained models")
+        held = Held(models)
         with self.lock:
             self.sessions.pop(token, None)
-            self.sessions[token] = (time.monotonic(), dict(models))
+            self.sessions[token] = (time.monotonic(), weakref.ref(held))
             self.prune()
+        return held
 
     def get(self, token: str | None) -> dict[str, TrainedModel]:
         with self.lock:
             self.prune()
             if token not in self.sessions:
                 return {}
-            _, models = self.sessions.pop(token)
-            self.sessions[token] = (time.monotonic(), models)  # the most recently used go last
-            return dict(models)
+            _, ref = self.sessions.pop(token)
+            held = ref()
+            if held is None:  # its session went a moment ago
+                return {}
+            self.sessions[token] = (time.monotonic(), ref)  # the most recently used go last
+            return dict(held.models)
 
     def drop(self, token: str | None) -> None:
         with self.lock:
@@ -120,7 +135,7 @@ class Registry:
 
     def prune(self) -> None:
         now = time.monotonic()
-        for token in [t for t, (used, _) in self.sessions.items() if now - used > self.idle]:
+        for token in [t for t, (used, ref) in self.sessions.items() if now - used > self.idle or ref() is None]:
             del self.sessions[token]
         while len(self.sessions) > self.max_sessions:
             del self.sessions[next(iter(self.sessions))]
