@@ -17,21 +17,20 @@ With --json FILE the figures are also written as JSON; --quick runs every part b
 
 from __future__ import annotations
 
-import os
+# isort: off
+import core.train.worker  # noqa: F401 (first: it pins BLAS to one thread before numpy loads, as in the workers)
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # one core, for numpy and torch alike
+# isort: on
+import argparse
+import json
+import statistics
+import time
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from core.contract import UNK, Vocab  # noqa: E402
-from core.train.cells import TRAINABLE  # noqa: E402
-from core.train.engine import Net, Run, Settings  # noqa: E402
+from core.contract import UNK, Vocab
+from core.train.cells import TRAINABLE
+from core.train.engine import Net, Run, Settings
 
 SPEED = {"steps": 50, "batch": 32, "hidden": 64, "vocab": 65}
 UNROLLS = (25, 50, 100, 200)

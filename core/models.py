@@ -89,6 +89,16 @@ def run_graph(session, feed: dict) -> dict[str, np.ndarray]:
     return dict(zip(outputs, values, strict=True))
 
 
+def checked_tokens(tokens, vocab_size: int) -> np.ndarray:
+    """tokens as run() takes them: int64 (batch, time), every id inside the vocabulary."""
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 2 or tokens.dtype != np.int64:
+        raise InputError(f"tokens must be int64 (batch, time), got {tokens.dtype} {tokens.shape}")
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= vocab_size):
+        raise InputError(f"token ids must lie in 0..{vocab_size - 1}")
+    return tokens
+
+
 class Model:
     """One shared InferenceSession (thread-safe) for the model, and one for its analysis cell if it ships one."""
 
@@ -153,11 +163,7 @@ class Model:
 
     def run(self, tokens: np.ndarray, state: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """All outputs by name for tokens (batch, time); state None means a fresh start."""
-        tokens = np.asarray(tokens)
-        if tokens.ndim != 2 or tokens.dtype != np.int64:
-            raise InputError(f"tokens must be int64 (batch, time), got {tokens.dtype} {tokens.shape}")
-        if tokens.size and (tokens.min() < 0 or tokens.max() >= len(self.info.vocab)):
-            raise InputError(f"token ids must lie in 0..{len(self.info.vocab) - 1}")
+        tokens = checked_tokens(tokens, len(self.info.vocab))
         feed = {"tokens": tokens}
         for name, value in (state or self.zero_state(tokens.shape[0])).items():
             feed[f"{name}_in"] = np.asarray(value, dtype=np.float32)

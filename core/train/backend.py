@@ -24,6 +24,7 @@ import numpy as np
 
 from core.contract import STATE_NAMES, Vocab
 from core.errors import InputError
+from core.models import checked_tokens
 from core.train import cells, loss
 
 MAX_SESSIONS = 64  # sessions holding trained models at once, per server process
@@ -77,11 +78,7 @@ class TrainedModel:
 
     def run(self, tokens: np.ndarray, state: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """As core.models.Model.run: logits (batch, time, vocab), each state after, and the hidden states."""
-        tokens = np.asarray(tokens)
-        if tokens.ndim != 2 or tokens.dtype != np.int64:
-            raise InputError(f"tokens must be int64 (batch, time), got {tokens.dtype} {tokens.shape}")
-        if tokens.size and (tokens.min() < 0 or tokens.max() >= len(self.info.vocab)):
-            raise InputError(f"token ids must lie in 0..{len(self.info.vocab) - 1}")
+        tokens = checked_tokens(tokens, len(self.info.vocab))
         state = state or self.zero_state(tokens.shape[0])
         if tokens.shape[1] == 0:
             return {"logits": np.zeros((tokens.shape[0], 0, len(self.info.vocab)), np.float32)} | {
