@@ -317,3 +317,16 @@ def test_clipped_steps_are_marked_on_the_norm_chart():
         lambda r: charts.lines(r, "step", "norm", "model", "step", "norm", log_y=True, rule=1.0, flag="flag"), rows
     )
     assert '"datum.flag"' in json.dumps(spec) and json.dumps(rows) in json.dumps(spec)
+
+
+def test_what_was_done_to_a_text_is_said_in_both_languages():
+    """Every remark the text task makes has words in both catalogues that take exactly its figures."""
+    from ui.i18n import LANGS, catalogue
+
+    rare = "".join(chr(0x4E00 + i) for i in range(120))
+    task = tasks.Text.from_text(rare + "To be, or not to be.\x07\n" * 6000)  # cut, controls, rare
+    assert {kind for kind, _ in task.remarks} == set(tasks.NOTES)
+    for lang in LANGS:
+        for kind, figures in task.remarks:
+            said = catalogue(lang)[f"train.note_{kind}"].format(**figures)
+            assert all(str(v) in said for v in figures.values()), (lang, said)

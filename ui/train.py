@@ -60,7 +60,7 @@ class Progress:
     latest: dict = field(default_factory=dict)  # arch -> ||dL/dh_t|| of its latest step
     heat: list = field(default_factory=list)  # (step, arch, norms) snapshots
     samples: dict = field(default_factory=dict)  # arch -> (step, text)
-    notes: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # the task's remarks: (kind, figures)
 
     def fold(self, messages: list) -> None:
         for m in messages:
@@ -149,6 +149,11 @@ def settings_from_controls(experiment: str) -> Settings:
     return Settings(task="text", text=text, steps=unroll, **common).checked()
 
 
+def remark(kind: str, figures: dict) -> str:
+    """One of the text task's remarks (core/train/tasks.py), in the page's language."""
+    return t(f"train.note_{kind}", **figures)
+
+
 def check_text(settings: Settings) -> tuple[list[str], str]:
     """What the page says about the text before training: what was done to it (cut, characters dropped) and
     the characters read as the unknown token; InputError if it cannot train. The worker builds the same task
@@ -156,7 +161,7 @@ def check_text(settings: Settings) -> tuple[list[str], str]:
     if settings.task != "text" or settings.text is None:
         return [], ""
     task = tasks.Text.from_text(settings.text, steps=settings.steps)
-    return list(task.notes), task.unknown
+    return [remark(kind, figures) for kind, figures in task.remarks], task.unknown
 
 
 def start(settings: Settings) -> None:
@@ -189,7 +194,7 @@ def draw(job, progress: Progress) -> None:
         ),
     )
     if progress.notes:
-        st.markdown(" · ".join(progress.notes))
+        st.markdown(" · ".join(remark(kind, figures) for kind, figures in progress.notes))
     names = arch_names()
     steps = [dict(x, loss=x["loss"] / math.log(2)) for x in progress.steps]
     left, right = st.columns(2)

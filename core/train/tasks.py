@@ -33,6 +33,11 @@ MAX_VOCAB = 96  # distinct characters kept, the most frequent first; the rest re
 HELD_OUT = 0.1  # the tail kept for validation
 EXCERPT = Path(__file__).resolve().parent / "shakespeare.txt"  # written by `python -m export.excerpt`
 ALLOWED_CONTROLS = "\n\t"
+NOTES = {
+    "cut": "cut to its first {kept} of {total} characters",
+    "controls": "{count} control characters removed",
+    "rare": "{count} rare characters read as the unknown token ({share} of the text)",
+}
 
 
 def seeded(seed: int, step: int) -> np.random.Generator:
@@ -88,7 +93,7 @@ class Text:
     train: np.ndarray  # token ids
     val: np.ndarray
     vocab: Vocab
-    notes: tuple[str, ...]  # what was done to the text: cut, characters dropped or read as unknown
+    remarks: tuple[tuple[str, dict], ...]  # what was done to the text, as (kind, figures): a page words them
     unknown: str  # the characters read as the unknown token
     batch: int = 32
     steps: int = 50  # T: characters per sequence, the length of the unroll
@@ -102,16 +107,16 @@ class Text:
             except UnicodeDecodeError as e:
                 raise InputError(f"this is not UTF-8 text (byte {e.start} cannot be read)") from None
         text = normalize(text)
-        notes = []
+        remarks = []
         if len(text) > MAX_TEXT:
-            notes.append(f"cut to its first {MAX_TEXT:,} of {len(text):,} characters")
+            remarks.append(("cut", {"kept": f"{MAX_TEXT:,}", "total": f"{len(text):,}"}))
             text = text[:MAX_TEXT]
         controls = [ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_CONTROLS]
         if "\x00" in text or len(controls) > 0.1 * max(1, len(text)):
             raise InputError("this looks like binary data, not text: train on plain text")
         if controls:
             text = "".join(ch for ch in text if ch not in set(controls))
-            notes.append(f"{len(controls)} control characters removed")
+            remarks.append(("controls", {"count": len(controls)}))
         if len(text.strip()) < MIN_TEXT:
             raise InputError(f"the text is too short to train on: {len(text.strip())} characters, at least {MIN_TEXT}")
         integer("batch", batch, 1, MAX_BATCH)
@@ -121,7 +126,7 @@ class Text:
         unknown = "".join(sorted(set(counts) - set(kept)))
         if unknown:
             share = sum(counts[ch] for ch in unknown) / len(text)
-            notes.append(f"{len(unknown)} rare characters read as the unknown token ({share:.1%} of the text)")
+            remarks.append(("rare", {"count": len(unknown), "share": f"{share:.1%}"}))
         vocab = Vocab([UNK, *kept])
         ids = vocab.encode(text)
         cut = max(steps + 1, int(len(ids) * HELD_OUT))
@@ -130,7 +135,12 @@ class Text:
                 f"the text is too short for sequences of {steps} characters: {len(ids)} characters, at least "
                 f"{2 * (steps + 1)} needed; shorten the unroll or paste more text"
             )
-        return cls(ids[:-cut], ids[-cut:], vocab, tuple(notes), unknown, batch, steps, seed)
+        return cls(ids[:-cut], ids[-cut:], vocab, tuple(remarks), unknown, batch, steps, seed)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The remarks in English (the Train page words them in its own language: ui/train.remark)."""
+        return tuple(NOTES[kind].format(**figures) for kind, figures in self.remarks)
 
     @classmethod
     def shakespeare(cls, **settings) -> Text:
