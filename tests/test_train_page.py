@@ -178,14 +178,20 @@ def latest_losses(browser_page) -> list[float]:
     return [float(x) for x in re.findall(r" (\d+\.\d+)", label)]
 
 
-@pytest.mark.browser
-def test_in_chromium_the_loss_falls_and_stop_stops(server, browser):
+def train_on_text(browser, server: str):
+    """The Train page in Chromium, training on the excerpt until its loss chart is drawn."""
     page_ = browser.new_page(viewport={"width": 1400, "height": 2000})
     page_.goto(server + "/Train")
     page_.get_by_text("Your text (many-to-many)").click()
     wait_idle(page_)
     page_.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Train", exact=True).click()
     page_.wait_for_selector("div[aria-label^='Training loss against steps']", timeout=30_000)
+    return page_
+
+
+@pytest.mark.browser
+def test_in_chromium_the_loss_falls_and_stop_stops(server, browser):
+    page_ = train_on_text(browser, server)
     first = latest_losses(page_)
     page_.wait_for_timeout(6000)
     later = latest_losses(page_)
@@ -257,13 +263,8 @@ def test_the_main_page_runs_this_session_s_trained_models_beside_the_shipped_one
 
 @pytest.mark.browser
 def test_in_chromium_type_with_the_models_just_trained(server, browser):
-    page_ = browser.new_page(viewport={"width": 1400, "height": 2000})
-    page_.goto(server + "/Train")
-    page_.get_by_text("Your text (many-to-many)").click()
-    wait_idle(page_)
+    page_ = train_on_text(browser, server)
     main = page_.get_by_test_id("stMainBlockContainer")
-    main.get_by_role("button", name="Train", exact=True).click()
-    page_.wait_for_selector("div[aria-label^='Training loss against steps']", timeout=30_000)
     main.get_by_role("button", name="Stop", exact=True).click()
     page_.get_by_role("button", name="Type with these models").click(timeout=15_000)
     page_.wait_for_selector(".live .bar-row", timeout=30_000)

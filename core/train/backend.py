@@ -67,7 +67,7 @@ class TrainedModel:
         if self.params["w_out"].shape[0] != len(tokens):
             raise InputError(f"{model_id}: its weights score {self.params['w_out'].shape[0]} tokens, not {len(tokens)}")
         self.state_names = list(STATE_NAMES[arch])
-        self.steps = cells.make(arch, hidden)
+        self.recurrence = cells.make(arch, hidden)  # the engine's cell (`cell` is the analysis cell: none)
 
     @property
     def id(self) -> str:
@@ -85,7 +85,7 @@ class TrainedModel:
                 f"{n}_out": np.asarray(state[n], np.float32) for n in self.state_names
             }
         flat = {n: np.asarray(state[n], np.float32)[:, 0] for n in self.state_names}
-        hs, _, after = self.steps.forward(self.params, tokens, flat)
+        hs, _, after = self.recurrence.forward(self.params, tokens, flat)
         out = {"logits": loss.logits(self.params, hs).transpose(1, 0, 2), "hidden": hs.transpose(1, 0, 2)}
         return out | {f"{n}_out": after[n][:, None] for n in self.state_names}
 

@@ -82,7 +82,7 @@ def run_job(conn, raw: dict) -> None:
     s = run.settings
     reporter = Reporter(conn, began)
     text = isinstance(run.task, tasks.Text)
-    reporter.note(vocab=list(run.task.vocab.tokens), notes=list(getattr(run.task, "remarks", ())))
+    reporter.note(notes=list(getattr(run.task, "remarks", ())))  # the page says what was done to the text
     reason, evaluated, step = "steps", began, 0
     try:
         for step in range(s.max_steps):
