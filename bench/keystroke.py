@@ -9,6 +9,9 @@ Two cases, each the median over repeats, all shipped text models together:
 - a typing session: the whole text typed from empty with a typo and a backspace every 20 characters;
 - the live page's keystroke: one character appended, then the top-5 after every possible next character
   (`core.predict.lookahead`, what lets the page draw a key before the server has seen it);
+- the lookahead's 16 rows per model: through the row step built from the model (core/step.py) against a
+  batch of 16 in the model's own graph, each also after an 8 ms pause (as a server between keystrokes,
+  when caches have gone cold);
 and the memory lab's analysis (influence and gradients through time) of 200 characters.
 The baseline is PyTorch eager on the same architectures and sizes, in the same run, with two threads, as
 onnxruntime has for the LSTM. Its weights are random: cost does not depend on their values, and the runtime must
@@ -21,6 +24,7 @@ import argparse
 import statistics
 import time
 
+from core import step
 from core.memory import analyse
 from core.models import load_models
 from core.predict import lookahead, read, top_k
@@ -76,6 +80,25 @@ def live_keystroke(models, text: str, previous) -> None:
         top_k(r.next_probs(), 5)
         r.surprisal_bits()
         lookahead(model, r, 5)
+
+
+def rows_ms(model, text: str, repeats: int, pause: float = 0.0) -> tuple[float, float]:
+    """Median ms for the lookahead's AHEAD_ROWS rows after `text`: the row step, then a batch in the graph."""
+    state = read(model, text).state
+    tokens = model.info.vocab.encode("etaoinshrdlucmfw")  # 16 rows, the likeliest next keys of English
+    stepper = model.stepper
+    out = []
+    for use in (stepper, None):
+        model.stepper = use
+        times = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            step.next_steps(model, state, tokens, 5)
+            times.append((time.perf_counter() - began) * 1000)
+            time.sleep(pause)
+        out.append(statistics.median(times))
+    model.stepper = stepper
+    return out[0], out[1]
 
 
 def torch_live_baseline(models, text: str):
@@ -161,6 +184,17 @@ def main(argv=None) -> None:
         f"onnxruntime  typing the text with a typo every 20 chars: {statistics.median(session):6.2f} ms median, "
         f"{max(session):.2f} ms max over {len(session)} keystrokes"
     )
+    for mid, model in models.items():
+        if model.stepper is None:
+            print(f"lookahead    {mid}: no row step (its graph was not recognised): a batch of 16 in its graph")
+            continue
+        for pause in (0.0, 0.008):
+            ours, batch = rows_ms(model, text, args.repeats * 4, pause)
+            when = "after an 8 ms pause" if pause else "back to back"
+            print(
+                f"lookahead    {mid:5} 16 rows, {when:20}: row step {ours:6.3f} ms, batch in its graph "
+                f"{batch:6.3f} ms ({batch / ours:.1f}x)"
+            )
     memory_text = text[:200]
     memory = median_ms(
         lambda: [analyse(m, memory_text) for m in models.values() if m.cell is not None], max(5, args.repeats // 5)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from core.errors import InputError
 
 
@@ -30,3 +32,13 @@ SEED_MAX = 2**63 - 1  # numpy's generators take any non-negative int; this keeps
 # The pages' seed boxes offer less: ten digits are more than anyone types, and a browser's number box holds
 # whole numbers exactly only up to 2^53 - 1, so a page never offers a seed it would round.
 PAGE_SEED_MAX = 2**31 - 1
+
+
+def checked_tokens(tokens, vocab_size: int) -> np.ndarray:
+    """tokens as run() takes them: int64 (batch, time), every id inside the vocabulary."""
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 2 or tokens.dtype != np.int64:
+        raise InputError(f"tokens must be int64 (batch, time), got {tokens.dtype} {tokens.shape}")
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= vocab_size):
+        raise InputError(f"token ids must lie in 0..{vocab_size - 1}")
+    return tokens

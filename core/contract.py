@@ -119,7 +119,11 @@ class Vocab:
 
     def encode(self, text: str) -> np.ndarray:
         """int64 ids, one per character of the normalised text; the unknown token for any other character."""
-        return np.fromiter((self.index.get(ch, self.unk_id) for ch in normalize(text)), dtype=np.int64)
+        return self.ids(normalize(text))
+
+    def ids(self, text: str) -> np.ndarray:
+        """encode() of a text already normalised: a keystroke encodes only what it added."""
+        return np.fromiter((self.index.get(ch, self.unk_id) for ch in text), dtype=np.int64, count=len(text))
 
     def known(self, ch: str) -> bool:
         return ch in self.index

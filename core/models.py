@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from core import step
+from core.checks import checked_tokens
 from core.contract import GATE_NAMES, ModelEntry, read_manifest, sha256_file
-from core.errors import InputError, ModelFileError
+from core.errors import ModelFileError
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
 L2_BYTES = 2 * 2**20  # per core, on the 2-core machines this was measured on
@@ -89,16 +91,6 @@ def run_graph(session, feed: dict) -> dict[str, np.ndarray]:
     return dict(zip(outputs, values, strict=True))
 
 
-def checked_tokens(tokens, vocab_size: int) -> np.ndarray:
-    """tokens as run() takes them: int64 (batch, time), every id inside the vocabulary."""
-    tokens = np.asarray(tokens)
-    if tokens.ndim != 2 or tokens.dtype != np.int64:
-        raise InputError(f"tokens must be int64 (batch, time), got {tokens.dtype} {tokens.shape}")
-    if tokens.size and (tokens.min() < 0 or tokens.max() >= vocab_size):
-        raise InputError(f"token ids must lie in 0..{vocab_size - 1}")
-    return tokens
-
-
 class Model:
     """One shared InferenceSession (thread-safe) for the model, and one for its analysis cell if it ships one."""
 
@@ -125,6 +117,7 @@ class Model:
             raise ModelFileError(
                 f"{entry.id}: the graph scores {probe.shape[-1]} tokens, but its `vocab` has {len(entry.vocab)}"
             )
+        self.stepper = step.make(self)  # the lookahead's rows from one state (core/step.py), or None
         self.cell = self.back = None
         self.cell_problem = "this model ships no analysis cell"
         if entry.cell_path is not None:

@@ -1,6 +1,8 @@
 """From logits to what a learner sees: distributions, top-k, surprisal, and sampled continuations.
 
-The one place where softmax, temperature and sampling live; models only ever return raw logits.
+The one place where softmax, temperature and sampling live; models only ever return raw logits. (The one
+exception is the lookahead's step graph, core/step.py, which ranks its rows' guesses itself because it is
+faster there.)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core import step
 from core.checks import SEED_MAX, integer, number
 from core.errors import InputError
 from core.models import Model
@@ -50,11 +53,11 @@ class Reading:
     ids: np.ndarray  # (T,) token ids
     logits: np.ndarray  # (T, V)
     state: dict  # the state after the last character, to carry on from
-    hidden: np.ndarray | None  # (T, H) the top layer's activity, where the graph exports it
     checkpoints: dict = field(default_factory=dict, repr=False)  # position -> state after that many characters
     bits: np.ndarray | None = field(default=None, repr=False)  # (T,) surprisal_bits(), carried between keystrokes
-    # token id -> (logits (V,), state, hidden (H,) or None) one step further: filled by lookahead(), so the key
-    # that comes next, when it is one of the lookahead's rows, is read without running the model again
+    # token id -> (outputs, row): that token's step is row `row` of Model.next_steps()'s outputs. Filled by
+    # lookahead(), so the key that comes next, when it is one of the lookahead's rows, is read without running
+    # the model again
     ahead: dict = field(default_factory=dict, repr=False)
 
     def next_probs(self, temperature: float = 1.0) -> np.ndarray:
@@ -86,11 +89,17 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
     """Run `text` through `model`, reusing `previous` up to the last checkpoint before the first changed
     character: typing at the end runs one step, a backspace at most CHECKPOINT_EVERY."""
     text = normalize(text)
-    ids = model.info.vocab.encode(text)
+    vocab = model.info.vocab
+    if previous is not None and text.startswith(previous.text):  # typed at the end: encode what was added
+        ids = np.concatenate([previous.ids, vocab.ids(text[len(previous.text) :])])
+    else:
+        ids = vocab.ids(text)
     if previous is not None and len(ids) == len(previous.ids) + 1 and text.startswith(previous.text):
         step = previous.ahead.get(int(ids[-1]))
         if step is not None:
-            return extended(previous, text, ids, *step)
+            out, r = step
+            state = {name: out[f"{name}_out"][r : r + 1] for name in model.state_names}
+            return extended(previous, text, ids, out["logits"][r, 0], state)
     start, state, checkpoints = 0, None, {}
     if previous is not None:
         same = len(os.path.commonprefix([previous.text, text]))
@@ -100,25 +109,21 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
         checkpoints = {p: s for p, s in previous.checkpoints.items() if p % CHECKPOINT_EVERY == 0 and p < start}
         checkpoints[start] = state
     logits = [previous.logits[:start]] if start else []
-    hidden = [previous.hidden[:start]] if start and previous.hidden is not None else []
     position = start
     while position < len(ids) or not logits:
         end = min(len(ids), (position // CHECKPOINT_EVERY + 1) * CHECKPOINT_EVERY)
         out = model.run(ids[None, position:end], state)
         state = {n: out[f"{n}_out"] for n in model.state_names}
         logits.append(out["logits"][0])
-        if out.get("hidden") is not None:
-            hidden.append(out["hidden"][0])
         position = end
         checkpoints[position] = state
-    hidden = np.concatenate(hidden) if hidden else None
     logits = np.concatenate(logits)
     known = previous.bits if previous is not None and previous.bits is not None and start else None
     bits = bits_from(logits, ids, start if known is not None else 1, known)
-    return Reading(text, ids, logits, state, hidden, checkpoints, bits)
+    return Reading(text, ids, logits, state, checkpoints, bits)
 
 
-def extended(previous: Reading, text: str, ids: np.ndarray, logits: np.ndarray, state: dict, hidden) -> Reading:
+def extended(previous: Reading, text: str, ids: np.ndarray, logits: np.ndarray, state: dict) -> Reading:
     """`previous` read one token further from a step the lookahead already ran: what read() would return,
     with the same checkpoints (every CHECKPOINT_EVERY, the one it ran from, the end)."""
     end = len(previous.ids)
@@ -126,11 +131,8 @@ def extended(previous: Reading, text: str, ids: np.ndarray, logits: np.ndarray, 
     checkpoints[end] = previous.state
     checkpoints[end + 1] = state
     all_logits = np.concatenate([previous.logits, logits[None]])
-    all_hidden = None
-    if previous.hidden is not None and hidden is not None:
-        all_hidden = np.concatenate([previous.hidden, hidden[None]])
     bits = bits_from(all_logits, ids, end, previous.bits) if previous.bits is not None else None
-    return Reading(text, ids, all_logits, state, all_hidden, checkpoints, bits)
+    return Reading(text, ids, all_logits, state, checkpoints, bits)
 
 
 def lookahead(
@@ -144,24 +146,10 @@ def lookahead(
     tokens = np.arange(vocab_size, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     if tokens.ndim != 1 or not len(tokens) or tokens.min() < 0 or tokens.max() >= vocab_size:
         raise InputError(f"lookahead rows are token ids from 0 to {vocab_size - 1}")
-    n = len(tokens)
-    state = {name: np.repeat(s, n, axis=0) for name, s in reading.state.items()} if reading.state else None
-    out = model.run(tokens[:, None], state)
-    hidden = out.get("hidden")
-    for r, token in enumerate(tokens.tolist()):  # kept for the key that comes next (read() takes it from here)
-        reading.ahead[token] = (
-            out["logits"][r, 0],
-            {name: out[f"{name}_out"][r : r + 1] for name in model.state_names},
-            None if hidden is None else hidden[r, 0],
-        )
-    logits = out["logits"][:, 0].astype(np.float64)  # (R, V): one step per row
-    k = max(1, min(k, vocab_size))
-    # Only k of V probabilities are needed: rank the logits, and normalise just those (one sort and one exp
-    # over (R, V), instead of a softmax, a partition and two gathers: half of this function's Python cost).
-    ids = np.argsort(-logits, axis=1, kind="stable")[:, :k]
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    top = np.take_along_axis(shifted, ids, axis=1) / shifted.sum(axis=1, keepdims=True)
-    return ids, top
+    out = step.next_steps(model, reading.state, tokens, k)
+    # kept for the key that comes next (read() takes its row from here); rows are sliced only when used
+    reading.ahead.update(zip(tokens.tolist(), ((out, r) for r in range(len(tokens))), strict=True))
+    return out["top_ids"], out["top_p"]
 
 
 def top_k(probs: np.ndarray, k: int = 5) -> list[tuple[int, float]]:

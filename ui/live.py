@@ -20,7 +20,7 @@ import streamlit as st
 
 from core.contract import UNK
 from core.models import Model
-from core.predict import Reading, lookahead, softmax, surprisal, top_k
+from core.predict import Reading, lookahead, surprisal, top_k
 from core.text import VISIBLE
 from ui import i18n, protocol
 from ui.assets import script, styles
@@ -63,22 +63,28 @@ def rounded(values: np.ndarray, digits: int = 4) -> list:
 def unrolled_steps(reading: Reading, steps: int = UNROLLED_STEPS) -> Steps:
     """The last `steps` characters read, each with the model's top guess after it."""
     start = max(0, len(reading.text) - steps)
-    probs = softmax(reading.logits[start:])  # (steps, V)
-    guess = probs.argmax(axis=1)  # ties go to the lower id, as in top_k
-    return {
-        "chars": list(reading.text[start:]),
-        "guess": guess.tolist(),
-        "p": np.round(probs[np.arange(len(guess)), guess], 4).tolist(),
-    }
+    logits = reading.logits[start:].astype(np.float64)  # (steps, V)
+    guess = logits.argmax(axis=1)  # ties go to the lower id, as in top_k
+    # the top guess's probability alone: 1 / sum(exp(logits - its logit)), no whole softmax
+    p = 1.0 / np.exp(logits - logits[np.arange(len(guess)), guess][:, None]).sum(axis=1)
+    return {"chars": list(reading.text[start:]), "guess": guess.tolist(), "p": np.round(p, 4).tolist()}
 
 
 def likely_next(models: dict[str, Model], probs: dict[str, np.ndarray], n: int = AHEAD_ROWS) -> list[str]:
     """The n characters the models together find likeliest next (summed probability; the unknown token is
-    never one): the keys the lookahead covers."""
-    score: dict[str, float] = {}
+    never one): the keys the lookahead covers. Models with the same vocabulary (the shipped ones) are summed
+    as arrays, and only the union of vocabularies goes through Python."""
+    by_vocab: dict[tuple, np.ndarray] = {}
     for mid, model in models.items():
-        vocab = model.info.vocab
-        for token, p in zip(vocab.tokens, probs[mid].tolist(), strict=True):
+        tokens = tuple(model.info.vocab.tokens)
+        by_vocab[tokens] = by_vocab[tokens] + probs[mid] if tokens in by_vocab else probs[mid]
+    if len(by_vocab) == 1:
+        ((tokens, summed),) = by_vocab.items()
+        order = np.argsort(-summed, kind="stable")
+        return [tokens[i] for i in order[: n + 1].tolist() if tokens[i] != UNK][:n]
+    score: dict[str, float] = {}
+    for tokens, summed in by_vocab.items():
+        for token, p in zip(tokens, summed.tolist(), strict=True):
             score[token] = score.get(token, 0.0) + p
     score.pop(UNK, None)
     return sorted(score, key=score.__getitem__, reverse=True)[:n]
@@ -126,7 +132,7 @@ def model_card(model: Model, name: str) -> Card:
 
 
 def unknown_chars(models: dict[str, Model], text: str) -> list[str]:
-    return sorted({ch for ch in text if not any(m.info.vocab.known(ch) for m in models.values())})
+    return sorted(ch for ch in set(text) if not any(m.info.vocab.known(ch) for m in models.values()))
 
 
 def static_key(models: dict[str, Model]) -> str:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.checks import checked_tokens
 from core.contract import STATE_NAMES, Vocab
 from core.errors import InputError
-from core.models import checked_tokens
 from core.train import cells, loss
 
 MAX_SESSIONS = 64  # sessions holding trained models at once, per server process
