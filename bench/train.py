@@ -11,7 +11,9 @@ Prints:
 - milliseconds per step at T = 25, 50, 100 and 200 (BPTT's cost against the unroll);
 - recall at k = 20: the RNN and the LSTM trained side by side with one budget (6,000 steps or 60 s), their
   accuracy on fresh sequences and ||dL/dh_0|| / ||dL/dh_T||;
-- your text: the best held-out bits per character within 20 s on the Shakespeare excerpt, per cell.
+- your text: the best held-out bits per character within 20 s on the Shakespeare excerpt, per cell, and as a
+  yardstick an interpolated Kneser-Ney character 5-gram counted on the same training text (the classic
+  strong model of small texts: what 27 kB of training text allows).
 With --json FILE the figures are also written as JSON; --quick runs every part briefly (a smoke test).
 """
 
@@ -23,14 +25,17 @@ import core.train.worker  # noqa: F401 (first: it pins BLAS to one thread before
 # isort: on
 import argparse
 import json
+import math
 import statistics
 import time
+from collections import Counter, defaultdict
 
 import numpy as np
 
 from core.contract import UNK, Vocab
 from core.train.cells import TRAINABLE
 from core.train.engine import Net, Run, Settings
+from core.train.tasks import Text
 
 SPEED = {"steps": 50, "batch": 32, "hidden": 64, "vocab": 65}
 UNROLLS = (25, 50, 100, 200)
@@ -39,6 +44,7 @@ RECALL = Settings(task="recall", k=20, cells=RECALL_CELLS, hidden=64, lr=1e-2, c
 RECALL_BUDGET = {"steps": 6000, "seconds": 60.0}
 TEXT = {"hidden": 128, "steps": 25, "batch": 32, "lr": 1e-2, "clip": 1.0, "seed": 0}
 TEXT_SECONDS, EVALUATE_EVERY = 20.0, 1.0
+KN_ORDER = 5  # the best order on the excerpt's split (3: 2.86 bits, 4: 2.54, 5: 2.51, 6: 2.52, 7: 2.55)
 
 
 def batch(seed: int, steps: int, batch_size: int, vocab: int) -> tuple[np.ndarray, np.ndarray]:
@@ -145,6 +151,35 @@ def text(seconds: float) -> dict:
     return best
 
 
+def kneser_ney_bits(train: np.ndarray, held_out: np.ndarray, order: int = KN_ORDER, discount: float = 0.75) -> float:
+    """Held-out bits per character of an interpolated Kneser-Ney character n-gram counted on the same training
+    text: the classic strong model of small texts, as a yardstick for what 30 kB allows."""
+    vocab = int(max(train.max(), held_out.max())) + 1
+    train, held_out = train.tolist(), held_out.tolist()
+    counts = [defaultdict(Counter) for _ in range(order + 1)]  # n -> context (n - 1 ids) -> next id -> count
+    for n in range(1, order + 1):
+        for i in range(n - 1, len(train)):
+            counts[n][tuple(train[i - n + 1 : i])][train[i]] += 1
+    continuations = [defaultdict(Counter) for _ in range(order + 1)]  # in how many contexts a lower n-gram ends
+    for n in range(2, order + 1):
+        for context, after in counts[n].items():
+            for token in after:
+                continuations[n - 1][context[1:]][token] += 1
+
+    def probability(context: tuple, token: int) -> float:
+        p = 1.0 / vocab
+        for n in range(1, order + 1):
+            table = counts[n] if n == order else continuations[n]
+            seen = table.get(context[len(context) - n + 1 :] if n > 1 else ())
+            if seen:
+                total = sum(seen.values())
+                p = max(seen[token] - discount, 0) / total + discount * len(seen) / total * p
+        return p
+
+    scored = range(order, len(held_out))
+    return -sum(math.log2(probability(tuple(held_out[i - order + 1 : i]), held_out[i])) for i in scored) / len(scored)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", help="also write the figures to this file")
@@ -181,6 +216,9 @@ def main(argv=None) -> None:
     print("  settings: " + ", ".join(f"{k} {v:g}" for k, v in TEXT.items()))
     for a, b in best.items():
         print(f"  {a:5} {b['bits_per_char']:.3f} bits/char after {b['steps']} steps")
+    split = Text.shakespeare()
+    yardstick = kneser_ney_bits(split.train, split.val)
+    print(f"  yardstick: a Kneser-Ney {KN_ORDER}-gram counted on the same training text: {yardstick:.3f} bits/char")
     if args.json:
         figures = {
             "steps_per_s": ours,
@@ -188,6 +226,7 @@ def main(argv=None) -> None:
             "ms_per_step": unrolls,
             "recall_k20": found["cells"],
             "text_bits_per_char_20s": {a: b["bits_per_char"] for a, b in best.items()},
+            "text_kneser_ney_bits_per_char": yardstick,
         }
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(figures, f, indent=2)

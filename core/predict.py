@@ -95,9 +95,13 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
     else:
         ids = vocab.ids(text)
     if previous is not None and len(ids) == len(previous.ids) + 1 and text.startswith(previous.text):
-        step = previous.ahead.get(int(ids[-1]))
-        if step is not None:
-            out, r = step
+        ahead = previous.ahead.get(int(ids[-1]))
+        if ahead is None and len(previous.ids) and getattr(model, "stepper", None) is not None:
+            # a key the lookahead did not cover (or a reply that left the lookahead out): one row of the
+            # same step, cheaper than a run of the model's own graph
+            ahead = step.next_steps(model, previous.state, ids[-1:], 1), 0
+        if ahead is not None:
+            out, r = ahead
             state = {name: out[f"{name}_out"][r : r + 1] for name in model.state_names}
             return extended(previous, text, ids, out["logits"][r, 0], state)
     start, state, checkpoints = 0, None, {}

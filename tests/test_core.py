@@ -129,12 +129,23 @@ def steps_run(model, monkeypatch) -> list[int]:
     return calls
 
 
+def rows_stepped(model, monkeypatch) -> list[int]:
+    """Records how many rows each call of the model's row step (core/step.py) runs: one key reads as one row."""
+    rows, stepper = [], model.stepper
+    if stepper is not None:
+        monkeypatch.setattr(model, "stepper", lambda s, tokens, k: rows.append(len(tokens)) or stepper(s, tokens, k))
+    return rows
+
+
 def test_a_key_typed_at_the_end_runs_one_step_not_a_re_read(models, monkeypatch):
     for model in models.values():
         previous = read(model, "To be, or not to be, that is the question")
         calls = steps_run(model, monkeypatch)
-        read(model, "To be, or not to be, that is the question:", previous=previous)
-        assert calls == [1], f"{model.id} read {calls} characters for one key"
+        rows = rows_stepped(model, monkeypatch)
+        after = read(model, "To be, or not to be, that is the question:", previous=previous)
+        assert calls + rows == [1], f"{model.id} read {calls} characters and {rows} rows for one key"
+        fresh = read(model, "To be, or not to be, that is the question:")
+        np.testing.assert_allclose(after.logits, fresh.logits, atol=1e-4)
         monkeypatch.undo()
 
 
@@ -411,9 +422,10 @@ def test_a_key_the_lookahead_covered_is_read_from_its_step_without_running_the_m
         assert sorted(after.checkpoints) == sorted(
             read(model, "To be, or not to b", before_without(before)).checkpoints
         )
-        ran = len(runs)
-        read(model, "To be, or not to q", before)  # a key it did not cover runs the model
-        assert len(runs) == ran + 1
+        ran, rows = len(runs), rows_stepped(model, monkeypatch)
+        missed = read(model, "To be, or not to q", before)  # a key it did not cover runs one step
+        assert [1] * (len(runs) - ran) + rows == [1]
+        np.testing.assert_allclose(missed.logits, read(model, "To be, or not to q").logits, atol=2e-5)
         monkeypatch.undo()
 
 
