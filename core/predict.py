@@ -55,7 +55,7 @@ class Reading:
     state: dict  # the state after the last character, to carry on from
     checkpoints: dict = field(default_factory=dict, repr=False)  # position -> state after that many characters
     bits: np.ndarray | None = field(default=None, repr=False)  # (T,) surprisal_bits(), carried between keystrokes
-    # token id -> (outputs, row): that token's step is row `row` of Model.next_steps()'s outputs. Filled by
+    # token id -> (outputs, row): that token's step is row `row` of core.step.next_steps()'s outputs. Filled by
     # lookahead(), so the key that comes next, when it is one of the lookahead's rows, is read without running
     # the model again
     ahead: dict = field(default_factory=dict, repr=False)
@@ -90,11 +90,9 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
     character: typing at the end runs one step, a backspace at most CHECKPOINT_EVERY."""
     text = normalize(text)
     vocab = model.info.vocab
-    if previous is not None and text.startswith(previous.text):  # typed at the end: encode what was added
-        ids = np.concatenate([previous.ids, vocab.ids(text[len(previous.text) :])])
-    else:
-        ids = vocab.ids(text)
-    if previous is not None and len(ids) == len(previous.ids) + 1 and text.startswith(previous.text):
+    appended = previous is not None and text.startswith(previous.text)
+    ids = np.concatenate([previous.ids, vocab.ids(text[len(previous.text) :])]) if appended else vocab.ids(text)
+    if appended and len(ids) == len(previous.ids) + 1:
         ahead = previous.ahead.get(int(ids[-1]))
         if ahead is None and len(previous.ids) and getattr(model, "stepper", None) is not None:
             # a key the lookahead did not cover (or a reply that left the lookahead out): one row of the
