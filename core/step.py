@@ -4,10 +4,10 @@ After every keystroke the live page wants each model's guesses after each of the
 core.predict.lookahead), all from the same state. Run as a batch of 16 in the model's own graph, each row
 repeats the recurrent product R h, though the 16 rows share h. Here:
 - a recurrent model's step is a small graph of its own, built when the model loads from the weights of its
-  exported graph (read with onnx; the file was checked against its sha256): R h once for the state, then
-  each row adds its character's input column, and onnxruntime ranks each row's guesses (TopK). The LSTM-512's
-  16 rows took 0.30 ms against 0.86 as a batch in its own graph, and 1.0 against 2.2 ms after an 8 ms pause
-  (`python -m bench.keystroke`);
+  exported graph (read with onnx's protobuf classes; the file was checked against its sha256): R h once for
+  the state, then each row adds its character's input column, and onnxruntime ranks each row's guesses (TopK).
+  The LSTM-512's 16 rows took 0.30 ms against 0.86 as a batch in its own graph, and 1.0 against 2.2 ms after
+  an 8 ms pause (`python -m bench.keystroke`);
 - a model without state (the feed-forward net) reads each character alone, so each next step is a row of one
   table, computed by onnxruntime itself when the model loads.
 Either way it is checked against the model's own graph on a probe when the model loads. A graph this module
@@ -17,12 +17,13 @@ logs why), as are the Train page's numpy models.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
+from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
 
 from core.checks import checked_tokens
 from core.errors import ModelFileError
@@ -58,11 +59,77 @@ class Table:
         return {**{name: value[tokens] for name, value in self.out.items()}, "top_ids": ids[tokens], "top_p": p[tokens]}
 
 
+# -----------------------------------------------------------------------------
+# ONNX graphs as protobuf messages
+
+
+@functools.cache
+def onnx_pb():
+    """onnx's generated protobuf classes, without the rest of onnx: `import onnx` took 1.3-1.7 s here on
+    every start of the server (nearly all of it ml_dtypes, which onnx's helpers import), these alone 0.05 s.
+    They are onnx's own file, loaded under another name, so a later `import onnx` is not disturbed."""
+    path = Path(importlib.util.find_spec("onnx").origin).parent / "onnx_ml_pb2.py"
+    spec = importlib.util.spec_from_file_location("core_step_onnx_ml_pb2", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ELEMENT_TYPES = {1: np.float32, 7: np.int64}  # TensorProto.FLOAT, TensorProto.INT64: all these graphs hold
+
+
+def node(op: str, inputs: list[str], outputs: list[str], **ints):
+    made = onnx_pb().NodeProto(op_type=op, input=inputs, output=outputs)
+    for name, value in ints.items():
+        made.attribute.add(name=name, i=value, type=onnx_pb().AttributeProto.INT)
+    return made
+
+
+def tensor(name: str, array: np.ndarray):
+    element = next(code for code, dtype in ELEMENT_TYPES.items() if array.dtype == dtype)
+    array = np.ascontiguousarray(array)
+    return onnx_pb().TensorProto(name=name, dims=array.shape, data_type=element, raw_data=array.tobytes())
+
+
+def value_info(name: str, dtype, shape: list | None = None):
+    info = onnx_pb().ValueInfoProto(name=name)
+    info.type.tensor_type.elem_type = next(code for code, t in ELEMENT_TYPES.items() if t == dtype)
+    for size in shape or []:
+        dim = info.type.tensor_type.shape.dim.add()
+        if isinstance(size, int):
+            dim.dim_value = size
+        else:
+            dim.dim_param = size
+    return info
+
+
+def array(t) -> np.ndarray:
+    """An initializer's values (little-endian raw data, as exporters write them, or the typed fields)."""
+    if t.data_type not in ELEMENT_TYPES:
+        raise ModelFileError(f"an initializer of element type {t.data_type}")
+    dtype = ELEMENT_TYPES[t.data_type]
+    if t.raw_data:
+        return np.frombuffer(t.raw_data, dtype).reshape(tuple(t.dims)).copy()
+    values = t.float_data if dtype == np.float32 else t.int64_data
+    return np.array(values, dtype).reshape(tuple(t.dims))
+
+
+def attribute(a):
+    pb = onnx_pb().AttributeProto
+    values = {pb.INT: a.i, pb.FLOAT: a.f, pb.STRING: a.s, pb.INTS: list(a.ints), pb.STRINGS: list(a.strings)}
+    if a.type not in values:
+        raise ModelFileError(f"attribute {a.name} of type {a.type}")
+    return values[a.type]
+
+
+# -----------------------------------------------------------------------------
+# the row steps
+
+
 def pointwise(op: str, H: int) -> list:
     """The nodes from z_x (R, G*H), the rows' input parts, and z_h (1, G*H), the shared R h + Rb, to h_new
     (and c_new), in ONNX's gate order. The shipped models are an RNN and an LSTM; a GRU (which export can
     make) runs its rows as a batch in its own graph."""
-    node = helper.make_node
     if op == "RNN":
         return [node("Add", ["z_x", "z_h"], ["z"]), node("Tanh", ["z"], ["h_new"])]
     if op == "LSTM":  # input, output, forget, cell
@@ -97,10 +164,9 @@ class Recurrent:
             "w_out": weights["w_out"],  # (H, V)
             "b_out": weights["b_out"],
         }
-        initializers = [numpy_helper.from_array(np.ascontiguousarray(v, np.float32), k) for k, v in constants.items()]
+        initializers = [tensor(k, np.asarray(v, np.float32)) for k, v in constants.items()]
         if op == "LSTM":  # the gate blocks' sizes, for Split
-            initializers.append(numpy_helper.from_array(np.array([H] * 4, np.int64), "quarters"))
-        node = helper.make_node
+            initializers.append(tensor("quarters", np.array([H] * 4, np.int64)))
         nodes = [
             node("Gather", ["x_rows", "tokens"], ["z_x"]),
             node("MatMul", ["h", "r_t"], ["h_r"]),
@@ -115,16 +181,16 @@ class Recurrent:
         ]
         self.outputs = ["logits", "h_new", "top_p", "top_ids", *(["c_new"] if op == "LSTM" else [])]
         inputs = [
-            helper.make_tensor_value_info("tokens", TensorProto.INT64, ["rows"]),
-            helper.make_tensor_value_info("k", TensorProto.INT64, [1]),
+            value_info("tokens", np.int64, ["rows"]),
+            value_info("k", np.int64, [1]),
         ]
-        inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, H]) for n in state_names]
-        outputs = [
-            helper.make_tensor_value_info(n, TensorProto.INT64 if n == "top_ids" else TensorProto.FLOAT, None)
-            for n in self.outputs
-        ]
-        graph = helper.make_graph(nodes, f"{op.lower()}_rows", inputs, outputs, initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        inputs += [value_info(n, np.float32, [1, H]) for n in state_names]
+        outputs = [value_info(n, np.int64 if n == "top_ids" else np.float32) for n in self.outputs]
+        pb = onnx_pb()
+        graph = pb.GraphProto(
+            name=f"{op.lower()}_rows", node=nodes, input=inputs, output=outputs, initializer=initializers
+        )
+        model = pb.ModelProto(ir_version=8, graph=graph, opset_import=[pb.OperatorSetIdProto(domain="", version=17)])
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1  # a few rows: too little to split
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -145,8 +211,10 @@ def graph_weights(path) -> tuple[str, dict]:
     """The recurrent node's kind, its weights and the projections around it, from an exported graph; raises
     ModelFileError on anything but embedding -> one forward RNN or LSTM node with default activations ->
     MatMul -> Add."""
-    graph = onnx.load(str(path)).graph
-    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    model = onnx_pb().ModelProto()
+    model.ParseFromString(Path(path).read_bytes())
+    graph = model.graph
+    init = {i.name: array(i) for i in graph.initializer}
     cells = [n for n in graph.node if n.op_type in ("RNN", "LSTM")]
     embeds = [n for n in graph.node if n.op_type == "Gather" and n.input[0] in init]
     projections = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in init]
@@ -154,7 +222,7 @@ def graph_weights(path) -> tuple[str, dict]:
     if not (len(cells) == len(embeds) == len(projections) == len(biases) == 1):
         raise ModelFileError("not embedding, one recurrent node, projection")
     cell = cells[0]
-    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in cell.attribute}
+    attrs = {a.name: attribute(a) for a in cell.attribute}
     unusual = set(attrs) - {"hidden_size", "direction", "activations"}
     if unusual or attrs.get("direction", b"forward") != b"forward":
         raise ModelFileError(f"{cell.op_type} with {sorted(unusual) or 'another direction'}")
