@@ -7,6 +7,7 @@ faster there.)
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -54,7 +55,11 @@ class Reading:
     logits: np.ndarray  # (T, V)
     state: dict  # the state after the last character, to carry on from
     checkpoints: dict = field(default_factory=dict, repr=False)  # position -> state after that many characters
-    bits: np.ndarray | None = field(default=None, repr=False)  # (T,) surprisal_bits(), carried between keystrokes
+    # what the pages show of each position, carried from keystroke to keystroke (tally(); None: not counted)
+    bits: np.ndarray | None = field(default=None, repr=False)  # (T,) surprisal_bits()
+    guesses: np.ndarray | None = field(default=None, repr=False)  # (T,) the likeliest token after each position
+    guess_p: np.ndarray | None = field(default=None, repr=False)  # (T,) its probability
+    probs: np.ndarray | None = field(default=None, repr=False)  # (V,) next_probs()
     # token id -> (outputs, row): that token's step is row `row` of core.step.next_steps()'s outputs. Filled by
     # lookahead(), so the key that comes next, when it is one of the lookahead's rows, is read without running
     # the model again
@@ -64,25 +69,39 @@ class Reading:
         """Distribution of the character after the whole text."""
         if not len(self.ids):
             raise InputError("an empty text has no next character to predict")
+        if temperature == 1.0 and self.probs is not None:
+            return self.probs.copy()
         return softmax(self.logits[-1], temperature)
 
     def surprisal_bits(self) -> np.ndarray:
         """(T,) -log2 p(text[t] | text[:t]); NaN at t = 0, which no model was asked to predict."""
-        return (self.bits if self.bits is not None else bits_from(self.logits, self.ids, 1)).copy()
+        return (self.bits if self.bits is not None else tally(self.logits, self.ids)["bits"]).copy()
 
 
-def bits_from(logits: np.ndarray, ids: np.ndarray, start: int, known: np.ndarray | None = None) -> np.ndarray:
-    """Surprisal of each character, reusing `known` (a previous reading's) before position `start`: a keystroke
-    at the end computes one softmax row, not one per character typed (it was the largest Python cost of a
-    fast-path reply at 120 characters, measured with py-spy under `python -m bench.load`)."""
-    bits = np.full(len(ids), np.nan)
-    start = max(1, start)
-    if known is not None:
-        bits[:start] = known[:start]
-    if len(ids) > start:
-        probs = softmax(logits[start - 1 : -1])  # (T - start, V): row t - 1 predicts ids[t]
-        bits[start:] = surprisal(probs[np.arange(len(ids) - start), ids[start:]])
-    return bits
+def tally(logits: np.ndarray, ids: np.ndarray, start: int = 0, previous: Reading | None = None) -> dict:
+    """A reading's per-position facts from its logits (T, V): `bits` (each character's surprisal, NaN at 0),
+    `guesses` and `guess_p` (the top guess after each position, ties to the lower id, and its probability) and
+    `probs` (the distribution after the last). Positions before `start` are `previous`'s: a keystroke at the
+    end computes two softmax rows, not one per character typed. Surprisal over the whole text was the
+    largest Python cost of a fast-path reply at 120 characters (py-spy under `python -m bench.load`), and a
+    reply is many small numpy calls, so this makes few of them."""
+    if not len(ids):
+        return {"bits": np.empty(0), "guesses": np.empty(0, np.int64), "guess_p": np.empty(0), "probs": None}
+    if previous is None or previous.bits is None or previous.guesses is None or start < 1:
+        start = 0
+    first = max(0, start - 1)  # row t - 1 predicts ids[t]
+    probs = softmax(logits[first:])  # (T - first, V)
+    guesses = probs.argmax(axis=1)
+    guess_p = probs[np.arange(len(guesses)), guesses]
+    # bits of positions first + 1 .. T - 1, from rows first .. T - 2
+    bits = surprisal(probs[np.arange(len(guesses) - 1), ids[first + 1 :]])
+    if start:
+        bits = np.concatenate([previous.bits[:start], bits])
+        guesses = np.concatenate([previous.guesses[:first], guesses])
+        guess_p = np.concatenate([previous.guess_p[:first], guess_p])
+    else:
+        bits = np.concatenate([[np.nan], bits])
+    return {"bits": bits, "guesses": guesses, "guess_p": guess_p, "probs": probs[-1]}
 
 
 def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
@@ -120,9 +139,7 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
         position = end
         checkpoints[position] = state
     logits = np.concatenate(logits)
-    known = previous.bits if previous is not None and previous.bits is not None and start else None
-    bits = bits_from(logits, ids, start if known is not None else 1, known)
-    return Reading(text, ids, logits, state, checkpoints, bits)
+    return Reading(text, ids, logits, state, checkpoints, **tally(logits, ids, start, previous))
 
 
 def extended(previous: Reading, text: str, ids: np.ndarray, logits: np.ndarray, state: dict) -> Reading:
@@ -133,8 +150,26 @@ def extended(previous: Reading, text: str, ids: np.ndarray, logits: np.ndarray, 
     checkpoints[end] = previous.state
     checkpoints[end + 1] = state
     all_logits = np.concatenate([previous.logits, logits[None]])
-    bits = bits_from(all_logits, ids, end, previous.bits) if previous.bits is not None else None
-    return Reading(text, ids, all_logits, state, checkpoints, bits)
+    if previous.probs is None or previous.guesses is None or not end:
+        return Reading(text, ids, all_logits, state, checkpoints, **tally(all_logits, ids, end, previous))
+    # tally() for one more position, in fewer numpy calls: the new character's surprisal is from the
+    # distribution `previous` already holds
+    z = logits.astype(np.float64)
+    e = np.exp(z - z.max())
+    probs = e / e.sum()
+    guess = int(probs.argmax())
+    bit = -math.log2(max(float(previous.probs[ids[-1]]), MIN_PROBABILITY))
+    return Reading(
+        text,
+        ids,
+        all_logits,
+        state,
+        checkpoints,
+        bits=np.append(previous.bits, bit),
+        guesses=np.append(previous.guesses, guess),
+        guess_p=np.append(previous.guess_p, probs[guess]),
+        probs=probs,
+    )
 
 
 def lookahead(
@@ -146,9 +181,9 @@ def lookahead(
     read that key."""
     vocab_size = len(model.info.vocab)
     tokens = np.arange(vocab_size, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-    if tokens.ndim != 1 or not len(tokens) or tokens.min() < 0 or tokens.max() >= vocab_size:
+    if tokens.ndim != 1 or not len(tokens):
         raise InputError(f"lookahead rows are token ids from 0 to {vocab_size - 1}")
-    out = step.next_steps(model, reading.state, tokens, k)
+    out = step.next_steps(model, reading.state, tokens, k)  # which checks that they lie in the vocabulary
     # kept for the key that comes next (read() takes its row from here); rows are sliced only when used
     reading.ahead.update(zip(tokens.tolist(), ((out, r) for r in range(len(tokens))), strict=True))
     return out["top_ids"], out["top_p"]
@@ -157,9 +192,8 @@ def lookahead(
 def top_k(probs: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
     """The k most likely token ids with their probabilities, most likely first."""
     k = max(1, min(k, len(probs)))
-    ids = np.argpartition(-probs, k - 1)[:k]
-    ids = ids[np.argsort(-probs[ids], kind="stable")]
-    return [(int(i), float(probs[i])) for i in ids]
+    ids = np.argsort(-probs, kind="stable")[:k].tolist()  # a vocabulary is small: one sort beats a partition
+    return list(zip(ids, probs[ids].tolist(), strict=True))
 
 
 def sample(

@@ -388,16 +388,24 @@ def test_shipped_recall_curves_reach_the_goals(recall_models):
     assert by_arch["lstm"].info.horizon_90 >= 10 * rnn_horizon
 
 
-def test_surprisal_carried_from_keystroke_to_keystroke_equals_a_fresh_read(models):
-    """Typing, a backspace and an edit in the middle: each reading's surprisal reuses the previous one's."""
+def test_per_position_facts_carried_from_keystroke_to_keystroke_equal_a_fresh_read(models):
+    """Typing (keys the lookahead covered and keys it did not), a backspace and an edit in the middle: each
+    reading's surprisal, top guesses and next distribution reuse the previous one's, and equal what its logits
+    say."""
     texts = ["T", "To", "To b", "To be, or not to be", "To be, or not to b", "To be, or not to bx", "Tu be, or"]
     texts += ["To be, or not to be, that is the question: whether 'tis nobler in the mind"[:n] for n in (40, 70)]
+    texts += ["To be, or not to be, that is the question: whether 'tis nobler in the mind"[:n] for n in (71, 72)]
     for model in models.values():
         reading = None
         for text in texts:
             reading = read(model, text, reading)
             fresh = read(model, text)
             np.testing.assert_allclose(reading.surprisal_bits(), fresh.surprisal_bits(), atol=1e-3, equal_nan=True)
+            probs = softmax(fresh.logits)
+            assert reading.guesses.tolist() == fresh.guesses.tolist() == probs.argmax(axis=1).tolist()
+            np.testing.assert_allclose(reading.guess_p, probs.max(axis=1), atol=1e-5)
+            np.testing.assert_allclose(reading.next_probs(), probs[-1], atol=1e-5)
+            lookahead(model, reading, 5, np.array([model.info.vocab.index[ch] for ch in "mi"]))  # covers 71, 72
 
 
 def test_a_key_the_lookahead_covered_is_read_from_its_step_without_running_the_model(models, monkeypatch):

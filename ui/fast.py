@@ -190,9 +190,12 @@ def answer(raw: str, readings: dict[str, Reading], ahead: bool = True, token: st
         if len(raw) > MAX_MESSAGE:
             raise BadRequest(f"a request is at most {MAX_MESSAGE} characters")
         try:
-            value = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise BadRequest("a request is JSON") from None
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:  # which includes a lone surrogate: json says what the rest of it is
+            try:
+                value = json.loads(raw)
+            except (ValueError, RecursionError):
+                raise BadRequest("a request is JSON") from None
         request: Request = parse_request(value)
         seq = request.seq
         text, cut = cap(request.text)

@@ -15,12 +15,15 @@ through `textContent` in ui/web/*.js, never as HTML.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
 from core.contract import UNK
 from core.models import Model
-from core.predict import Reading, lookahead, surprisal, top_k
+from core.predict import MIN_PROBABILITY, Reading, lookahead, tally, top_k
 from core.text import VISIBLE
 from ui import i18n, protocol
 from ui.assets import script, styles
@@ -52,22 +55,28 @@ writer_component = st.components.v2.component("unrolled_writer", js=script("writ
 
 
 def rounded(values: np.ndarray, digits: int = 4) -> list:
-    """Plain floats for JSON, NaN as null (JSON has no NaN)."""
+    """Plain floats for JSON (a list, or lists of lists), NaN and infinities as null (JSON has neither)."""
     values = np.round(np.asarray(values, dtype=np.float64), digits)
-    finite = np.isfinite(values)
-    if finite.all():
-        return values.tolist()
-    return [v if ok else None for v, ok in zip(values.tolist(), finite, strict=True)]
+    out = values.tolist()
+    # one sum says whether all are finite (these values are far from overflowing it): a reply makes a dozen
+    # of these calls, and each numpy call counts there
+    return out if math.isfinite(values.sum()) else nulls(out)
+
+
+def nulls(values: list) -> list:
+    return [nulls(v) if isinstance(v, list) else v if math.isfinite(v) else None for v in values]
 
 
 def unrolled_steps(reading: Reading, steps: int = UNROLLED_STEPS) -> Steps:
     """The last `steps` characters read, each with the model's top guess after it."""
     start = max(0, len(reading.text) - steps)
-    logits = reading.logits[start:].astype(np.float64)  # (steps, V)
-    guess = logits.argmax(axis=1)  # ties go to the lower id, as in top_k
-    # the top guess's probability alone: 1 / sum(exp(logits - its logit)), no whole softmax
-    p = 1.0 / np.exp(logits - logits[np.arange(len(guess)), guess][:, None]).sum(axis=1)
-    return {"chars": list(reading.text[start:]), "guess": guess.tolist(), "p": np.round(p, 4).tolist()}
+    if reading.guesses is None:  # a reading made elsewhere, without its per-position facts
+        reading = replace(reading, **tally(reading.logits, reading.ids))
+    return {
+        "chars": list(reading.text[start:]),
+        "guess": reading.guesses[start:].tolist(),
+        "p": np.round(reading.guess_p[start:], 4).tolist(),
+    }
 
 
 def likely_next(models: dict[str, Model], probs: dict[str, np.ndarray], n: int = AHEAD_ROWS) -> list[str]:
@@ -100,7 +109,7 @@ def model_view(model: Model, reading: Reading, probs: np.ndarray, keys: list[str
     ahead: dict = {"keys": [], "bits": [], "ids": [], "p": []}
     if rows:
         ahead_ids, ahead_p = lookahead(model, reading, TOP_K, np.array(rows))
-        bits = rounded(surprisal(probs[rows]), 3)
+        bits = [round(-math.log2(max(p, MIN_PROBABILITY)), 3) for p in probs[rows].tolist()]  # surprisal()
         ahead = {"keys": rows, "bits": bits, "ids": ahead_ids.tolist(), "p": rounded(ahead_p, 3)}
     return {
         "top": {"ids": [i for i, _ in top], "p": [round(p, 4) for _, p in top]},
