@@ -49,7 +49,8 @@ class Table:
 
     def __init__(self, model):
         tokens = np.arange(len(model.info.vocab), dtype=np.int64)[:, None]
-        self.out = model.run(tokens)  # (V, 1, ...) each output
+        # (V, 1, V): a model without state gives nothing else a row is read for (its hidden layer is the lab's)
+        self.out = {"logits": model.run(tokens)["logits"]}
         self.tops: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # k -> the top k after each token
 
     def __call__(self, state, tokens: np.ndarray, k: int) -> dict[str, np.ndarray]:
