@@ -98,6 +98,8 @@ def normalize(text: str) -> str:
     """NFC; \\r\\n and \\r become \\n; lone surrogates (which cannot travel back to a browser) become U+FFFD."""
     if not isinstance(text, str):
         raise InputError(f"text must be a string, not {type(text).__name__}")
+    if text.isascii() and "\r" not in text:
+        return text  # already NFC, and no surrogates: most typing, and a reply normalises its text four times
     text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
 

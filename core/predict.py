@@ -181,11 +181,12 @@ def lookahead(
     read that key."""
     vocab_size = len(model.info.vocab)
     tokens = np.arange(vocab_size, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-    if tokens.ndim != 1 or not len(tokens):
+    listed = tokens.tolist()  # checked in Python: a reply's numpy calls on 16 numbers cost more than the work
+    if tokens.ndim != 1 or not listed or min(listed) < 0 or max(listed) >= vocab_size:
         raise InputError(f"lookahead rows are token ids from 0 to {vocab_size - 1}")
-    out = step.next_steps(model, reading.state, tokens, k)  # which checks that they lie in the vocabulary
+    out = step.steps(model, reading.state, tokens, k)
     # kept for the key that comes next (read() takes its row from here); rows are sliced only when used
-    reading.ahead.update(zip(tokens.tolist(), ((out, r) for r in range(len(tokens))), strict=True))
+    reading.ahead.update(zip(listed, ((out, r) for r in range(len(listed))), strict=True))
     return out["top_ids"], out["top_p"]
 
 

@@ -158,6 +158,7 @@ class Recurrent:
         embed, w, r, b = weights["embed"], weights["W"][0], weights["R"][0], weights["B"][0]
         gates, H = w.shape[0], r.shape[1]
         self.op, self.hidden = op, H
+        self.ks: dict[int, np.ndarray] = {}  # k as the graph takes it
         constants = {
             "x_rows": embed @ w.T + b[:gates],  # (V, G*H): each character's x W^T + Wb
             "r_t": r.T,  # (H, G*H)
@@ -202,7 +203,9 @@ class Recurrent:
 
     def __call__(self, state: dict, tokens: np.ndarray, k: int) -> dict[str, np.ndarray]:
         H, n = self.hidden, len(tokens)
-        feed = {"tokens": tokens, "k": np.array([k], np.int64)}
+        if k not in self.ks:
+            self.ks[k] = np.array([k], np.int64)
+        feed = {"tokens": tokens, "k": self.ks[k]}
         feed.update((name, value.reshape(1, H)) for name, value in state.items())
         logits, h_new, top_p, top_ids, *c_new = self.run(self.outputs, feed, None)
         out = {"logits": logits.reshape(n, 1, -1), "h_out": h_new.reshape(n, 1, H)}
@@ -254,6 +257,11 @@ def next_steps(model, state: dict | None, tokens: np.ndarray, k: int) -> dict[st
     model.run(), each (R, 1, ...), and the top k guesses after each row, `top_ids` and `top_p` (R, k).
     Through the model's row step where it has one (core.models.Model.stepper), else as a batch of R."""
     tokens = checked_tokens(np.asarray(tokens)[:, None], len(model.info.vocab))[:, 0]
+    return steps(model, state, tokens, k)
+
+
+def steps(model, state: dict | None, tokens: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """next_steps() for tokens already checked: int64 (R,), each inside the vocabulary."""
     k = max(1, min(k, len(model.info.vocab)))
     state = state or model.zero_state()
     stepper = getattr(model, "stepper", None)  # the Train page's numpy models have none

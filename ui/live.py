@@ -67,6 +67,12 @@ def nulls(values: list) -> list:
     return [nulls(v) if isinstance(v, list) else v if math.isfinite(v) else None for v in values]
 
 
+def strip(reading: Reading) -> list:
+    """The surprisal strip's cells: null for the first character (never predicted), the rest finite."""
+    bits = reading.bits if reading.bits is not None else reading.surprisal_bits()
+    return [None, *rounded(bits[1:], 3)] if len(bits) else []
+
+
 def unrolled_steps(reading: Reading, steps: int = UNROLLED_STEPS) -> Steps:
     """The last `steps` characters read, each with the model's top guess after it."""
     start = max(0, len(reading.text) - steps)
@@ -108,13 +114,14 @@ def model_view(model: Model, reading: Reading, probs: np.ndarray, keys: list[str
     rows = sorted({vocab.index.get(ch, vocab.unk_id) for ch in keys})  # a character it never saw reads as <unk>
     ahead: dict = {"keys": [], "bits": [], "ids": [], "p": []}
     if rows:
-        ahead_ids, ahead_p = lookahead(model, reading, TOP_K, np.array(rows))
-        bits = [round(-math.log2(max(p, MIN_PROBABILITY)), 3) for p in probs[rows].tolist()]  # surprisal()
+        tokens = np.array(rows)
+        ahead_ids, ahead_p = lookahead(model, reading, TOP_K, tokens)
+        bits = [round(-math.log2(max(p, MIN_PROBABILITY)), 3) for p in probs[tokens].tolist()]  # surprisal()
         ahead = {"keys": rows, "bits": bits, "ids": ahead_ids.tolist(), "p": rounded(ahead_p, 3)}
     return {
         "top": {"ids": [i for i, _ in top], "p": [round(p, 4) for _, p in top]},
         "ahead": ahead,
-        "bits": rounded(reading.surprisal_bits(), 3),
+        "bits": strip(reading),
         "steps": unrolled_steps(reading),
     }
 
@@ -149,7 +156,8 @@ def static_key(models: dict[str, Model]) -> str:
 
 
 def views(models: dict[str, Model], reads: dict[str, Reading], ahead: bool = True) -> dict[str, View]:
-    probs = {mid: reading.next_probs() for mid, reading in reads.items()}
+    # the readings' own distributions (read, never written here): a copy for each was one more numpy call
+    probs = {mid: r.probs if r.probs is not None else r.next_probs() for mid, r in reads.items()}
     keys = likely_next(models, probs) if ahead else []
     return {mid: model_view(model, reads[mid], probs[mid], keys) for mid, model in models.items()}
 
