@@ -25,10 +25,10 @@ import hashlib
 import hmac
 import json
 import logging
+import queue
 import secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -60,12 +60,14 @@ MAX_PER_PAGE = 4  # sockets one page's token may hold at once: the page uses one
 # of keystrokes (/_stcore/health p95 6-9 ms under 100 typing sessions). One thread: two fought over the GIL
 # for the Python half of each reply; at 100 sessions one thread took 2.7 ms of CPU per keystroke and p95
 # 22 ms, two took 3.3 ms and p95 23 ms (`python -m bench.load --sessions 30 100 --path fast`). A paste of
-# 1,000 characters holds it for about 85 ms.
-WORKERS = 1
+# 1,000 characters holds it for about 85 ms. The thread is our own (Worker), not a ThreadPoolExecutor: waking
+# a sleeping thread and back is most of a hand-off's cost on a small virtual machine, and the executor's
+# futures add to it: a hand-off of a no-op and back, with 8 ms between them, cost 0.21 ms of CPU through the
+# executor and 0.13 ms through a queue and a thread of our own (`python -m bench.handoff`).
 # The lookahead over the likeliest next keys is about 60% of a reply's cost. When more requests wait than
-# this, replies leave it out until the threads catch up: every key then waits for the server's reply, which
+# this, replies leave it out until the worker catches up: every key then waits for the server's reply, which
 # at that load still comes sooner than a queue of full replies would (`python -m bench.load`).
-SHED_AT = 2 * WORKERS
+SHED_AT = 2
 
 CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_BUSY = 1008, 1009, 1013
 
@@ -111,13 +113,48 @@ class Bucket:
         return False
 
 
-class Pool:
-    """The worker threads and the open connections, in all and per page token, made in the app's lifespan."""
+class Worker:
+    """The one thread that answers the fast path's messages, in the order they came. A job's reply goes back
+    to the event loop with one call_soon_threadsafe."""
 
-    executor: ThreadPoolExecutor | None = None
+    def __init__(self):
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self.run, name="unrolled-fast", daemon=True)
+        self.thread.start()
+
+    def submit(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future, *args) -> None:
+        self.jobs.put((loop, future, args))
+
+    def run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            loop, future, args = job
+            try:
+                reply = work(*args)
+            except Exception:  # answer() keeps its own; whatever else happens, the thread stays up
+                log.exception("fast path: a job failed")
+                reply = dumps({"type": "error", "problem": "the server could not answer this request", "seq": None})
+            try:
+                loop.call_soon_threadsafe(settle, future, reply)
+            except RuntimeError:  # the event loop has closed: the server is going down
+                return
+
+    def stop(self) -> None:
+        """Ends the thread after the job it is on; requests still queued get no answer, as their sockets close."""
+        self.jobs.put(None)
+
+
+def settle(future: asyncio.Future, reply: str) -> None:
+    if not future.done():  # a page that went away meanwhile
+        future.set_result(reply)
+
+
+class Pool:
+    """The worker thread and the open connections, in all and per page token, made in the app's lifespan."""
+
+    worker: Worker | None = None
     models: dict[str, Model] | None = None
     lock = threading.Lock()
-    waiting = 0  # requests handed to the threads and not yet started
+    waiting = 0  # requests handed to the worker and not yet started
     open = 0
     per_page: dict[str, int] = {}  # token -> open sockets; a token leaves when its last socket closes
 
@@ -173,7 +210,7 @@ def dumps(frame: dict) -> str:
 
 
 def work(raw: str, readings: dict[str, Reading], token: str | None = None) -> str:
-    """answer() on a worker thread. While more requests wait for a thread than SHED_AT, the server is not
+    """answer() on the worker thread. While more requests wait for it than SHED_AT, the server is not
     keeping up, and replies leave out the lookahead until it does."""
     with Pool.lock:
         ahead = Pool.waiting <= SHED_AT
@@ -222,7 +259,7 @@ async def endpoint(ws: WebSocket) -> None:
     if not token_valid(token):
         await ws.close(code=CLOSE_POLICY)
         return
-    if Pool.open >= MAX_CONNECTIONS or Pool.per_page.get(token, 0) >= MAX_PER_PAGE or Pool.executor is None:
+    if Pool.open >= MAX_CONNECTIONS or Pool.per_page.get(token, 0) >= MAX_PER_PAGE or Pool.worker is None:
         await ws.close(code=CLOSE_BUSY)  # the page stays on the rerun path
         return
     Pool.open += 1
@@ -251,7 +288,9 @@ async def endpoint(ws: WebSocket) -> None:
                 continue
             with Pool.lock:
                 Pool.waiting += 1
-            await ws.send_text(await loop.run_in_executor(Pool.executor, work, raw, readings, token))
+            future = loop.create_future()
+            Pool.worker.submit(loop, future, raw, readings, token)
+            await ws.send_text(await future)
     except WebSocketDisconnect:
         pass
     finally:
@@ -269,12 +308,12 @@ async def lifespan(app):
     # OpenBLAS thread spins: a trained LSTM-256's keystroke (one step and 16 rows of lookahead) took 4.5 ms of
     # process CPU with two threads and 1.9 ms with one (OPENBLAS_NUM_THREADS=1 against the default, here).
     threadpool_limits(1, user_api="blas")
-    Pool.executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="unrolled-fast")
+    Pool.worker = Worker()
     try:
         yield {}
     finally:
-        Pool.executor.shutdown(wait=False, cancel_futures=True)
-        Pool.executor = None
+        Pool.worker.stop()
+        Pool.worker = None
 
 
 def routes() -> list[WebSocketRoute]:
