@@ -286,10 +286,14 @@ async def endpoint(ws: WebSocket) -> None:
                     break
                 await ws.send_text(dumps({"type": "error", "problem": "too many messages", "seq": None}))
                 continue
+            worker = Pool.worker
+            if worker is None:  # the server is going down
+                await ws.close(code=CLOSE_BUSY)
+                break
             with Pool.lock:
                 Pool.waiting += 1
             future = loop.create_future()
-            Pool.worker.submit(loop, future, raw, readings, token)
+            worker.submit(loop, future, raw, readings, token)
             await ws.send_text(await future)
     except WebSocketDisconnect:
         pass
