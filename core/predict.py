@@ -55,11 +55,11 @@ class Reading:
     logits: np.ndarray  # (T, V)
     state: dict  # the state after the last character, to carry on from
     checkpoints: dict = field(default_factory=dict, repr=False)  # position -> state after that many characters
-    # what the pages show of each position, carried from keystroke to keystroke (tally(); None: not counted)
+    # what the pages show of each position, carried from keystroke to keystroke: read() always sets them
     bits: np.ndarray | None = field(default=None, repr=False)  # (T,) surprisal_bits()
     guesses: np.ndarray | None = field(default=None, repr=False)  # (T,) the likeliest token after each position
     guess_p: np.ndarray | None = field(default=None, repr=False)  # (T,) its probability
-    probs: np.ndarray | None = field(default=None, repr=False)  # (V,) next_probs()
+    probs: np.ndarray | None = field(default=None, repr=False)  # (V,) next_probs(); None for an empty text
     # token id -> (outputs, row): that token's step is row `row` of core.step.next_steps()'s outputs. Filled by
     # lookahead(), so the key that comes next, when it is one of the lookahead's rows, is read without running
     # the model again
@@ -69,13 +69,13 @@ class Reading:
         """Distribution of the character after the whole text."""
         if not len(self.ids):
             raise InputError("an empty text has no next character to predict")
-        if temperature == 1.0 and self.probs is not None:
+        if temperature == 1.0:
             return self.probs.copy()
         return softmax(self.logits[-1], temperature)
 
     def surprisal_bits(self) -> np.ndarray:
         """(T,) -log2 p(text[t] | text[:t]); NaN at t = 0, which no model was asked to predict."""
-        return (self.bits if self.bits is not None else tally(self.logits, self.ids)["bits"]).copy()
+        return self.bits.copy()
 
 
 def tally(logits: np.ndarray, ids: np.ndarray, start: int = 0, previous: Reading | None = None) -> dict:
@@ -87,7 +87,7 @@ def tally(logits: np.ndarray, ids: np.ndarray, start: int = 0, previous: Reading
     reply is many small numpy calls, so this makes few of them."""
     if not len(ids):
         return {"bits": np.empty(0), "guesses": np.empty(0, np.int64), "guess_p": np.empty(0), "probs": None}
-    if previous is None or previous.bits is None or previous.guesses is None or start < 1:
+    if previous is None or start < 1:
         start = 0
     first = max(0, start - 1)  # row t - 1 predicts ids[t]
     probs = softmax(logits[first:])  # (T - first, V)
@@ -150,7 +150,7 @@ def extended(previous: Reading, text: str, ids: np.ndarray, logits: np.ndarray, 
     checkpoints[end] = previous.state
     checkpoints[end + 1] = state
     all_logits = np.concatenate([previous.logits, logits[None]])
-    if previous.probs is None or previous.guesses is None or not end:
+    if not end:  # nothing before: no distribution to take the new character's surprisal from
         return Reading(text, ids, all_logits, state, checkpoints, **tally(all_logits, ids, end, previous))
     # tally() for one more position, in fewer numpy calls: the new character's surprisal is from the
     # distribution `previous` already holds

@@ -70,6 +70,7 @@ MAX_PER_PAGE = 4  # sockets one page's token may hold at once: the page uses one
 SHED_AT = 2
 
 CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_BUSY = 1008, 1009, 1013
+UNANSWERED = "the server could not answer this request"  # an error frame's words when something else failed
 
 
 def route_path() -> str:
@@ -132,7 +133,7 @@ class Worker:
                 reply = work(*args)
             except Exception:  # answer() keeps its own; whatever else happens, the thread stays up
                 log.exception("fast path: a job failed")
-                reply = dumps({"type": "error", "problem": "the server could not answer this request", "seq": None})
+                reply = dumps({"type": "error", "problem": UNANSWERED, "seq": None})
             try:
                 loop.call_soon_threadsafe(settle, future, reply)
             except RuntimeError:  # the event loop has closed: the server is going down
@@ -248,7 +249,7 @@ def answer(raw: str, readings: dict[str, Reading], ahead: bool = True, token: st
         return dumps({"type": "error", "problem": str(e), "seq": seq})
     except Exception:  # never a traceback to the page; the log keeps it
         log.exception("fast path: a request failed")
-        return dumps({"type": "error", "problem": "the server could not answer this request", "seq": seq})
+        return dumps({"type": "error", "problem": UNANSWERED, "seq": seq})
 
 
 async def endpoint(ws: WebSocket) -> None:

@@ -16,14 +16,13 @@ through `textContent` in ui/web/*.js, never as HTML.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import streamlit as st
 
 from core.contract import UNK
 from core.models import Model
-from core.predict import MIN_PROBABILITY, Reading, lookahead, tally, top_k
+from core.predict import MIN_PROBABILITY, Reading, lookahead, top_k
 from core.text import VISIBLE
 from ui import i18n, protocol
 from ui.assets import script, styles
@@ -69,15 +68,12 @@ def nulls(values: list) -> list:
 
 def strip(reading: Reading) -> list:
     """The surprisal strip's cells: null for the first character (never predicted), the rest finite."""
-    bits = reading.bits if reading.bits is not None else reading.surprisal_bits()
-    return [None, *rounded(bits[1:], 3)] if len(bits) else []
+    return [None, *rounded(reading.bits[1:], 3)] if len(reading.bits) else []
 
 
 def unrolled_steps(reading: Reading, steps: int = UNROLLED_STEPS) -> Steps:
     """The last `steps` characters read, each with the model's top guess after it."""
     start = max(0, len(reading.text) - steps)
-    if reading.guesses is None:  # a reading made elsewhere, without its per-position facts
-        reading = replace(reading, **tally(reading.logits, reading.ids))
     return {
         "chars": list(reading.text[start:]),
         "guess": reading.guesses[start:].tolist(),
@@ -157,7 +153,7 @@ def static_key(models: dict[str, Model]) -> str:
 
 def views(models: dict[str, Model], reads: dict[str, Reading], ahead: bool = True) -> dict[str, View]:
     # the readings' own distributions (read, never written here): a copy for each was one more numpy call
-    probs = {mid: r.probs if r.probs is not None else r.next_probs() for mid, r in reads.items()}
+    probs = {mid: reading.probs for mid, reading in reads.items()}
     keys = likely_next(models, probs) if ahead else []
     return {mid: model_view(model, reads[mid], probs[mid], keys) for mid, model in models.items()}
 
