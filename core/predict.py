@@ -7,6 +7,7 @@ faster there.)
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ class Reading:
     guesses: np.ndarray | None = field(default=None, repr=False)  # (T,) the likeliest token after each position
     guess_p: np.ndarray | None = field(default=None, repr=False)  # (T,) its probability
     probs: np.ndarray | None = field(default=None, repr=False)  # (V,) next_probs(); None for an empty text
+    # (ids, p): the likeliest next tokens, most likely first, and their probabilities, as far as the step that
+    # made this reading ranked them (core.step's TopK); None where nothing ranked them
+    ranked: tuple | None = field(default=None, repr=False)
     # token id -> (outputs, row): that token's step is row `row` of core.step.next_steps()'s outputs. Filled by
     # lookahead(), so the key that comes next, when it is one of the lookahead's rows, is read without running
     # the model again
@@ -72,6 +76,15 @@ class Reading:
         if temperature == 1.0:
             return self.probs.copy()
         return softmax(self.logits[-1], temperature)
+
+    def likeliest(self, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """The k likeliest next token ids, most likely first (ties to the lower id), and their probabilities:
+        top_k() of next_probs() as two arrays, from the ranking the step already made where it ranked k."""
+        if self.ranked is not None and len(self.ranked[0]) >= k:
+            ids, p = self.ranked
+            return ids[:k], p[:k]
+        ids = np.argsort(-self.probs, kind="stable")[:k]
+        return ids, self.probs[ids]
 
     def surprisal_bits(self) -> np.ndarray:
         """(T,) -log2 p(text[t] | text[:t]); NaN at t = 0, which no model was asked to predict."""
@@ -118,9 +131,7 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
             # same step, cheaper than a run of the model's own graph
             ahead = step.next_steps(model, previous.state, ids[-1:], 1), 0
         if ahead is not None:
-            out, r = ahead
-            state = {name: out[f"{name}_out"][r : r + 1] for name in model.state_names}
-            return extended(previous, text, ids, out["logits"][r, 0], state)
+            return extended(previous, text, ids, *ahead, model.state_names)
     start, state, checkpoints = 0, None, {}
     if previous is not None:
         same = len(os.path.commonprefix([previous.text, text]))
@@ -142,22 +153,20 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
     return Reading(text, ids, logits, state, checkpoints, **tally(logits, ids, start, previous))
 
 
-def extended(previous: Reading, text: str, ids: np.ndarray, logits: np.ndarray, state: dict) -> Reading:
-    """`previous` read one token further from a step the lookahead already ran: what read() would return,
-    with the same checkpoints (every CHECKPOINT_EVERY, the one it ran from, the end)."""
+def extended(previous: Reading, text: str, ids: np.ndarray, out: dict, r: int, state_names: list[str]) -> Reading:
+    """`previous` read one token further from row `r` of a step (core.step.next_steps()'s outputs) the lookahead
+    already ran: what read() would return, with the same checkpoints (every CHECKPOINT_EVERY, the one it ran
+    from, the end)."""
     end = len(previous.ids)
     checkpoints = {p: c for p, c in previous.checkpoints.items() if p % CHECKPOINT_EVERY == 0 and p < end}
     checkpoints[end] = previous.state
-    checkpoints[end + 1] = state
-    all_logits = np.concatenate([previous.logits, logits[None]])
+    checkpoints[end + 1] = state = {name: out[f"{name}_out"][r : r + 1] for name in state_names}
+    all_logits = np.concatenate([previous.logits, out["logits"][r]])
     if not end:  # nothing before: no distribution to take the new character's surprisal from
         return Reading(text, ids, all_logits, state, checkpoints, **tally(all_logits, ids, end, previous))
-    # tally() for one more position, in fewer numpy calls: the new character's surprisal is from the
-    # distribution `previous` already holds
-    z = logits.astype(np.float64)
-    e = np.exp(z - z.max())
-    probs = e / e.sum()
-    guess = int(probs.argmax())
+    # tally() for one more position from what the step already made: the row's distribution and its top
+    # guesses, and the new character's surprisal from the distribution `previous` holds
+    top_ids, top_p = out["top_ids"][r], out["top_p"][r]
     bit = -math.log2(max(float(previous.probs[ids[-1]]), MIN_PROBABILITY))
     return Reading(
         text,
@@ -166,9 +175,10 @@ def extended(previous: Reading, text: str, ids: np.ndarray, logits: np.ndarray, 
         state,
         checkpoints,
         bits=np.append(previous.bits, bit),
-        guesses=np.append(previous.guesses, guess),
-        guess_p=np.append(previous.guess_p, probs[guess]),
-        probs=probs,
+        guesses=np.append(previous.guesses, top_ids[0]),
+        guess_p=np.append(previous.guess_p, top_p[0]),
+        probs=out["probs"][r],
+        ranked=(top_ids, top_p),
     )
 
 
@@ -186,7 +196,8 @@ def lookahead(
         raise InputError(f"lookahead rows are token ids from 0 to {vocab_size - 1}")
     out = step.steps(model, reading.state, tokens, k)
     # kept for the key that comes next (read() takes its row from here); rows are sliced only when used
-    reading.ahead.update(zip(listed, ((out, r) for r in range(len(listed))), strict=True))
+    n = len(listed)
+    reading.ahead.update(zip(listed, zip(itertools.repeat(out, n), range(n), strict=True), strict=True))
     return out["top_ids"], out["top_p"]
 
 

@@ -35,13 +35,18 @@ TOLERANCE = 1e-4
 PROBE_K = 5  # of the logits' scale: float32 sums in another order differ by ~1e-6
 
 
-def top_rows(logits: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k likeliest tokens of each row of logits (R, V), most likely first (ties to the lower id), and
-    their probabilities: (R, k) each. Only k of V probabilities are normalised."""
-    logits = logits.astype(np.float64)
-    ids = np.argsort(-logits, axis=1, kind="stable")[:, :k]
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return ids, np.take_along_axis(shifted, ids, axis=1) / shifted.sum(axis=1, keepdims=True)
+def ranked(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k likeliest tokens of each row of probabilities (R, V), most likely first (ties to the lower id, as
+    onnxruntime's TopK), and their probabilities: (R, k) each."""
+    ids = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return ids, np.take_along_axis(probs, ids, axis=1)
+
+
+def distributions(logits: np.ndarray) -> np.ndarray:
+    """Each row of logits (R, V) as probabilities, in float64 as core.predict.softmax makes them."""
+    z = logits.astype(np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 class Table:
@@ -50,12 +55,13 @@ class Table:
     def __init__(self, model):
         tokens = np.arange(len(model.info.vocab), dtype=np.int64)[:, None]
         # (V, 1, V): a model without state gives nothing else a row is read for (its hidden layer is the lab's)
-        self.out = {"logits": model.run(tokens)["logits"]}
+        logits = model.run(tokens)["logits"]
+        self.out = {"logits": logits, "probs": distributions(logits[:, 0])}
         self.tops: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # k -> the top k after each token
 
     def __call__(self, state, tokens: np.ndarray, k: int) -> dict[str, np.ndarray]:
         if k not in self.tops:
-            self.tops[k] = top_rows(self.out["logits"][:, 0], k)
+            self.tops[k] = ranked(self.out["probs"], k)
         ids, p = self.tops[k]
         return {**{name: value[tokens] for name, value in self.out.items()}, "top_ids": ids[tokens], "top_p": p[tokens]}
 
@@ -76,7 +82,7 @@ def onnx_pb():
     return module
 
 
-ELEMENT_TYPES = {1: np.float32, 7: np.int64}  # TensorProto.FLOAT, TensorProto.INT64: all these graphs hold
+ELEMENT_TYPES = {1: np.float32, 7: np.int64, 11: np.float64}  # TensorProto.FLOAT, INT64, DOUBLE
 
 
 def node(op: str, inputs: list[str], outputs: list[str], **ints):
@@ -176,18 +182,21 @@ class Recurrent:
             *pointwise(op, H),
             node("MatMul", ["h_new", "w_out"], ["projected"]),
             node("Add", ["projected", "b_out"], ["logits"]),
-            # the page's top guesses after each row: onnxruntime's TopK took a fifth of the time numpy's
-            # argsort and take_along_axis did on 16 x 85
-            node("Softmax", ["logits"], ["probs"], axis=1),
+            # each row's distribution, in float64 as core.predict.softmax makes it (the next key's surprisal is
+            # read from it: float32 would underflow 100 nats sooner), and the page's top guesses after each row:
+            # onnxruntime's TopK took a fifth of the time numpy's argsort and take_along_axis did on 16 x 85
+            node("Cast", ["logits"], ["logits64"], to=11),  # TensorProto.DOUBLE
+            node("Softmax", ["logits64"], ["probs"], axis=1),
             node("TopK", ["probs", "k"], ["top_p", "top_ids"], axis=1),
         ]
-        self.outputs = ["logits", "h_new", "top_p", "top_ids", *(["c_new"] if op == "LSTM" else [])]
+        self.outputs = ["logits", "h_new", "probs", "top_p", "top_ids", *(["c_new"] if op == "LSTM" else [])]
         inputs = [
             value_info("tokens", np.int64, ["rows"]),
             value_info("k", np.int64, [1]),
         ]
         inputs += [value_info(n, np.float32, [1, H]) for n in state_names]
-        outputs = [value_info(n, np.int64 if n == "top_ids" else np.float32) for n in self.outputs]
+        kinds = {"top_ids": np.int64, "probs": np.float64, "top_p": np.float64}
+        outputs = [value_info(n, kinds.get(n, np.float32)) for n in self.outputs]
         pb = onnx_pb()
         graph = pb.GraphProto(
             name=f"{op.lower()}_rows", node=nodes, input=inputs, output=outputs, initializer=initializers
@@ -207,11 +216,11 @@ class Recurrent:
             self.ks[k] = np.array([k], np.int64)
         feed = {"tokens": tokens, "k": self.ks[k]}
         feed.update((name, value.reshape(1, H)) for name, value in state.items())
-        logits, h_new, top_p, top_ids, *c_new = self.run(self.outputs, feed, None)
+        logits, h_new, probs, top_p, top_ids, *c_new = self.run(self.outputs, feed, None)
         out = {"logits": logits.reshape(n, 1, -1), "h_out": h_new.reshape(n, 1, H)}
         if c_new:
             out["c_out"] = c_new[0].reshape(n, 1, H)
-        return {**out, "top_ids": top_ids, "top_p": top_p}
+        return {**out, "probs": probs, "top_ids": top_ids, "top_p": top_p}
 
 
 def graph_weights(path) -> tuple[str, dict]:
@@ -254,7 +263,8 @@ def graph_weights(path) -> tuple[str, dict]:
 
 def next_steps(model, state: dict | None, tokens: np.ndarray, k: int) -> dict[str, np.ndarray]:
     """One step from `state` (batch 1; None: a fresh start) for each of `tokens` (R,): the outputs of
-    model.run(), each (R, 1, ...), and the top k guesses after each row, `top_ids` and `top_p` (R, k).
+    model.run(), each (R, 1, ...), each row's distribution `probs` (R, V, float64), and the top k guesses after
+    each row, `top_ids` and `top_p` (R, k).
     Through the model's row step where it has one (core.models.Model.stepper), else as a batch of R."""
     tokens = checked_tokens(np.asarray(tokens)[:, None], len(model.info.vocab))[:, 0]
     return steps(model, state, tokens, k)
@@ -268,7 +278,8 @@ def steps(model, state: dict | None, tokens: np.ndarray, k: int) -> dict[str, np
     if stepper is not None:
         return stepper(state, tokens, k)
     out = model.run(tokens[:, None], {n: np.repeat(s, len(tokens), axis=0) for n, s in state.items()})
-    out["top_ids"], out["top_p"] = top_rows(out["logits"][:, 0], k)
+    out["probs"] = distributions(out["logits"][:, 0])
+    out["top_ids"], out["top_p"] = ranked(out["probs"], k)
     return out
 
 
@@ -299,10 +310,11 @@ def probe(model, step) -> None:
     state = {n: rng.standard_normal((1, *shape)).astype(np.float32) * 0.5 for n, shape in model.state_shapes.items()}
     want = model.run(tokens[:, None], {n: np.repeat(s, vocab, axis=0) for n, s in state.items()})
     got = step(state, tokens, PROBE_K)
-    want["top_ids"], want["top_p"] = top_rows(want["logits"][:, 0], PROBE_K)
+    want["probs"] = distributions(want["logits"][:, 0])
+    want["top_ids"], want["top_p"] = ranked(want["probs"], PROBE_K)
     if not np.isin(got["top_ids"], want["top_ids"]).all():  # the same guesses (ties may come in either order)
         raise ModelFileError("its step's top guesses differ from onnxruntime's")
-    for name in ("logits", "top_p", *(f"{n}_out" for n in model.state_names)):
+    for name in ("logits", "probs", "top_p", *(f"{n}_out" for n in model.state_names)):
         value = want[name]
         scale = max(1.0, float(np.abs(value).max()))
         if name not in got or got[name].shape != value.shape or np.abs(got[name] - value).max() > TOLERANCE * scale:

@@ -405,6 +405,10 @@ def test_per_position_facts_carried_from_keystroke_to_keystroke_equal_a_fresh_re
             assert reading.guesses.tolist() == fresh.guesses.tolist() == probs.argmax(axis=1).tolist()
             np.testing.assert_allclose(reading.guess_p, probs.max(axis=1), atol=1e-5)
             np.testing.assert_allclose(reading.next_probs(), probs[-1], atol=1e-5)
+            ids, p = reading.likeliest(5)
+            want = top_k(probs[-1], 5)
+            assert ids.tolist() == [i for i, _ in want]
+            np.testing.assert_allclose(p, [q for _, q in want], atol=1e-5)
             lookahead(model, reading, 5, np.array([model.info.vocab.index[ch] for ch in "mi"]))  # covers 71, 72
 
 

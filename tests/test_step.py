@@ -22,7 +22,7 @@ def models() -> dict[str, Model]:
 def batch_of_rows(model, state, tokens, k):
     """What the rows are by definition: the model's own graph on R copies of the state."""
     out = model.run(tokens[:, None], {n: np.repeat(s, len(tokens), axis=0) for n, s in state.items()})
-    ids, p = step.top_rows(out["logits"][:, 0], k)
+    ids, p = step.ranked(step.distributions(out["logits"][:, 0]), k)
     return out, ids, p
 
 
@@ -44,6 +44,8 @@ def test_every_shipped_model_has_a_row_step_equal_to_its_graph(models, mid):
         np.testing.assert_allclose(got[name], want[name], atol=1e-4 * max(1.0, np.abs(want[name]).max()))
     np.testing.assert_array_equal(got["top_ids"], ids)
     np.testing.assert_allclose(got["top_p"], p, atol=1e-5)
+    assert got["probs"].dtype == np.float64  # the next key's surprisal is read from it
+    np.testing.assert_allclose(got["probs"], step.distributions(want["logits"][:, 0]), atol=1e-5)
 
 
 def test_a_typed_key_the_lookahead_covered_reads_as_a_fresh_read(models):
