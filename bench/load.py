@@ -19,8 +19,9 @@ refused connections. Opening: all sessions connect together; each is settled whe
 first run, and on the fast path the socket's first answer) has arrived. Typing starts when every session has
 settled, as a class opens the page and then types: the opening storm and the typing are measured apart.
 Server CPU per keystroke is from /proc over the typing, summed over every server process (per page opened:
-over the opening); /_stcore/health is asked 4 times a second while they type, to show whether Streamlit's
-own traffic waits behind the typing.
+over the opening), and split between the event loop (each process's main thread) and its other threads (the
+fast path's worker, or a rerun's script thread); /_stcore/health is asked 4 times a second while they type,
+to show whether Streamlit's own traffic waits behind the typing.
 
 Without --url it starts `streamlit run app.py` in --root (default: this checkout) itself; with --url (and
 --pids) it measures a server you started (for example scripts/serve.sh's nginx).
@@ -278,9 +279,11 @@ async def simulate(
     cpu_open = sum(cpu_seconds(p) for p in pids) - cpu0
     prober = asyncio.create_task(probe_health(url, stop, health))
     cpu0 = sum(cpu_seconds(p) for p in pids)
+    loop0 = sum(cpu_seconds(p, thread=p) for p in pids)
     go.set()
     await asyncio.gather(*tasks)
     cpu = sum(cpu_seconds(p) for p in pids) - cpu0
+    loop = sum(cpu_seconds(p, thread=p) for p in pids) - loop0
     stop.set()
     await prober
     latencies = [x for u in users for x in u.latencies]
@@ -290,6 +293,7 @@ async def simulate(
         "writes": [x for u in users for x in u.writes],
         "errors": [e for u in users for e in u.errors],
         "cpu_per_key": cpu / max(1, len(latencies)) * 1000,
+        "loop_per_key": loop / max(1, len(latencies)) * 1000,
         "cpu_open": cpu_open / max(1, sessions) * 1000,
         "health": health,
         "rss": sum(rss_mb(p) for p in pids),
@@ -306,6 +310,10 @@ def report(sessions: int, rate: float, r: dict, path: str = "rerun") -> None:
         print(f"  continuations (3 models, after a pause): {summary(r['writes'])}")
     print(f"  errors: {len(r['errors'])}" + (f" (first: {r['errors'][0]})" if r["errors"] else ""))
     print(f"  server CPU per keystroke: {r['cpu_per_key']:.1f} ms; per page opened: {r['cpu_open']:.0f} ms")
+    # Streamlit's event loop runs on the main thread: the sockets' frames in and out, and the hand-offs; the
+    # fast path's worker thread (the replies: models and the rest) and a rerun's script thread are others
+    rest = r["cpu_per_key"] - r["loop_per_key"]
+    print(f"    of which the event loop (main thread) {r['loop_per_key']:.1f} ms, other threads {rest:.1f} ms")
     print(f"  server memory after the sessions closed: {r['rss']:.0f} MB")
     if r["health"]:
         print(f"  /_stcore/health meanwhile:      {summary(r['health'])}")

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import subprocess
+import sys
 import time
 from urllib.parse import urlparse
 
@@ -13,7 +16,7 @@ from streamlit import config
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from bench.common import streamlit_server
+from bench.common import ROOT, streamlit_server
 from ui import fast
 from ui.protocol import SEQ_MAX
 
@@ -158,3 +161,13 @@ def test_the_rate_limit_lets_a_page_s_pace_through_and_cuts_off_a_flood_that_nev
     assert refused > fast.BURST - 5 and bucket.refused > fast.BURST - 5
     bucket.at -= fast.BURST / fast.RATE  # it waited long enough for the bucket to refill
     assert bucket.take() and bucket.refused == 0
+
+
+def test_bench_reply_measures_the_replies_and_the_models_share_of_them():
+    """bench.reply in brief, so that it cannot rot between runs: its models' share comes from wrapping
+    core.step.steps and Model.run, and would read 0 if those were renamed."""
+    command = [sys.executable, "-m", "bench.reply", "--repeats", "1", "--keys", "8", "--gaps", "0"]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=True).stdout
+    figures = re.search(r"this checkout (\S+) ms .* the models (\S+) ms and the rest (\S+) ms", out)
+    reply, models, rest = map(float, figures.groups())
+    assert 0 < models < reply and rest > 0
