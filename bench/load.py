@@ -20,8 +20,10 @@ first run, and on the fast path the socket's first answer) has arrived. Typing s
 settled, as a class opens the page and then types: the opening storm and the typing are measured apart.
 Server CPU per keystroke is from /proc over the typing, summed over every server process (per page opened:
 over the opening), and split between the event loop (each process's main thread) and its other threads (the
-fast path's worker, or a rerun's script thread); /_stcore/health is asked 4 times a second while they type,
-to show whether Streamlit's own traffic waits behind the typing.
+fast path's worker, or a rerun's script thread). The load generator's own CPU is printed beside it: it runs on
+the same cores, and where the two together use every core, the knee is the machine's, not the server's alone.
+/_stcore/health is asked 4 times a second while they type, to show whether Streamlit's own traffic waits behind
+the typing.
 
 Without --url it starts `streamlit run app.py` in --root (default: this checkout) itself; with --url (and
 --pids) it measures a server you started (for example scripts/serve.sh's nginx).
@@ -280,10 +282,14 @@ async def simulate(
     prober = asyncio.create_task(probe_health(url, stop, health))
     cpu0 = sum(cpu_seconds(p) for p in pids)
     loop0 = sum(cpu_seconds(p, thread=p) for p in pids)
+    own0 = time.process_time()
     go.set()
+    typing_began = time.perf_counter()
     await asyncio.gather(*tasks)
+    typed = time.perf_counter() - typing_began
     cpu = sum(cpu_seconds(p) for p in pids) - cpu0
     loop = sum(cpu_seconds(p, thread=p) for p in pids) - loop0
+    own = time.process_time() - own0
     stop.set()
     await prober
     latencies = [x for u in users for x in u.latencies]
@@ -294,6 +300,8 @@ async def simulate(
         "errors": [e for u in users for e in u.errors],
         "cpu_per_key": cpu / max(1, len(latencies)) * 1000,
         "loop_per_key": loop / max(1, len(latencies)) * 1000,
+        "own_per_key": own / max(1, len(latencies)) * 1000,
+        "typing_seconds": typed,
         "cpu_open": cpu_open / max(1, sessions) * 1000,
         "health": health,
         "rss": sum(rss_mb(p) for p in pids),
@@ -314,6 +322,9 @@ def report(sessions: int, rate: float, r: dict, path: str = "rerun") -> None:
     # fast path's worker thread (the replies: models and the rest) and a rerun's script thread are others
     rest = r["cpu_per_key"] - r["loop_per_key"]
     print(f"    of which the event loop (main thread) {r['loop_per_key']:.1f} ms, other threads {rest:.1f} ms")
+    # it shares the cores: where server and generator together use them all, the knee is the machine's
+    cores = (r["cpu_per_key"] + r["own_per_key"]) * len(r["latencies"]) / 1000 / r["typing_seconds"]
+    print(f"  load generator's own CPU per keystroke: {r['own_per_key']:.1f} ms; both together {cores:.2f} cores")
     print(f"  server memory after the sessions closed: {r['rss']:.0f} MB")
     if r["health"]:
         print(f"  /_stcore/health meanwhile:      {summary(r['health'])}")
