@@ -1,11 +1,11 @@
 """One person typing in Chromium: how soon each key's predictions are drawn, and how soon the server confirms.
 
-    python -m bench.typing [--root DIR] [--rate 5]
+    python -m bench.typing [--root DIR | --url URL] [--rate 5]
 
-Starts `streamlit run app.py` in --root, opens the main page in Debian's chromium and types ordinary English
-(a paragraph of modern prose, then a line of Shakespeare) at --rate keys a second, a typo and a backspace
-every 12 characters. A MutationObserver installed before the page loads (it also watches the components'
-shadow roots) and a wrapper around the page's fast-path WebSocket record, in page time:
+Starts `streamlit run app.py` in --root (or uses the server at --url), opens the main page in Debian's chromium
+and types ordinary English (a paragraph of modern prose, then a line of Shakespeare) at --rate keys a second, a
+typo and a backspace every 12 characters. A MutationObserver installed before the page loads (it also watches the
+components' shadow roots) and a wrapper around the page's fast-path WebSocket record, in page time:
 - key to predictions drawn: from keydown to the first change of the model columns (`.models`), before the next
   key. A key is "drawn from the page" when that change came before any reply to a request sent after the key:
   from the lookahead (the likeliest next characters) or the page's cache; otherwise it waited for the server.
@@ -17,6 +17,7 @@ A DOM change is not yet a painted frame: the browser paints at its next frame (1
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -70,9 +71,10 @@ TRANSPORT = (
 )
 
 
-def measure(root: Path, rate: float) -> dict:
+def measure(root: Path, rate: float, url: str | None = None) -> dict:
     gap_ms = 1000 / rate
-    with streamlit_server(root) as (url, _), sync_playwright() as p:
+    server = contextlib.nullcontext((url, None)) if url else streamlit_server(root)
+    with server as (url, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
         page.add_init_script(RECORDER)
@@ -124,8 +126,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--rate", type=float, default=5.0, help="keys a second")
+    parser.add_argument("--url", help="a running server, for example scripts/serve.sh's nginx (default: start one)")
     args = parser.parse_args(argv)
-    r = measure(args.root, args.rate)
+    r = measure(args.root, args.rate, args.url)
     drawn = r["from_page"] + r["waited"]
     print(f"== one person typing {r['keys']} keys at {args.rate:g} keys/s, transport at the end: {r['transport']}")
     share = len(r["from_page"]) / r["keys"]
