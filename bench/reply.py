@@ -27,7 +27,7 @@ from bench.common import ROOT
 PHRASE = " and the king of Denmark is dead"
 
 # runs in each checkout, so that it measures that checkout's ui.fast; reads a gap in ms per line and answers
-# with the median CPU per reply in ms over one pass of the typing
+# with the mean CPU per reply over one pass of the typing and the models' share of it, in ms
 CHILD = """
 import json, sys, time
 import core.models, core.step
