@@ -83,8 +83,8 @@ class Reading:
         if self.ranked is not None and len(self.ranked[0]) >= k:
             ids, p = self.ranked
             return ids[:k], p[:k]
-        ids = np.argsort(-self.probs, kind="stable")[:k]
-        return ids, self.probs[ids]
+        ids, p = step.ranked(self.probs[None], k)
+        return ids[0], p[0]
 
     def surprisal_bits(self) -> np.ndarray:
         """(T,) -log2 p(text[t] | text[:t]); NaN at t = 0, which no model was asked to predict."""
