@@ -7,7 +7,6 @@ faster there.)
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 from dataclasses import dataclass, field
@@ -28,10 +27,7 @@ MAX_GENERATE = 2000  # characters one sample() call writes at most (the page ask
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     temperature = number("temperature", temperature, MIN_TEMPERATURE, MAX_TEMPERATURE)
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    return step.distributions(np.asarray(logits, dtype=np.float64) / temperature)
 
 
 # p is floored before -log2 p at float64's smallest normal number: a probability that underflowed to 0 reads as
@@ -196,8 +192,7 @@ def lookahead(
         raise InputError(f"lookahead rows are token ids from 0 to {vocab_size - 1}")
     out = step.steps(model, reading.state, tokens, k)
     # kept for the key that comes next (read() takes its row from here); rows are sliced only when used
-    n = len(listed)
-    reading.ahead.update(zip(listed, zip(itertools.repeat(out, n), range(n), strict=True), strict=True))
+    reading.ahead.update((token, (out, r)) for r, token in enumerate(listed))
     return out["top_ids"], out["top_p"]
 
 

@@ -43,10 +43,10 @@ def ranked(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def distributions(logits: np.ndarray) -> np.ndarray:
-    """Each row of logits (R, V) as probabilities, in float64 as core.predict.softmax makes them."""
-    z = logits.astype(np.float64)
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    """Each row of logits (..., V) as probabilities, in float64 (core.predict.softmax at temperature 1)."""
+    z = np.asarray(logits, dtype=np.float64)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 class Table:
