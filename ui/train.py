@@ -2,18 +2,22 @@
 
 Training runs in the process-wide pool of worker processes (core/train/jobs.py), never in the page's thread.
 The page reads its job's progress from a fragment that reruns POLL seconds apart while the job is queued or
-running; a job its page stops reading is cancelled by the pool after 3 s (a closed tab tells the server
-nothing). The progress is folded into a few lists of rows in the session (Progress), thinned for drawing.
+running. The job lives while the page's session is connected (`connected`): a closed tab ends it within
+seconds, a page whose reads come late because the server is busy does not. The progress is folded into a few
+lists of rows in the session (Progress), thinned for drawing.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.errors import InputError
 from core.train import cells, jobs, tasks
@@ -26,7 +30,9 @@ RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 THRESHOLDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 K_RANGE = (5, 50)  # the recall lag the learner picks
 T_RANGE = (10, 200)  # the unroll the learner picks for text
-POLL = 0.4  # seconds between progress reads: 2.5 a second, well inside the pool's 3 s abandonment
+POLL = 0.4  # seconds between progress reads: 2.5 a second
+SLOWED = 0.5  # CPU seconds per second of the job's last SLOWED_OVER seconds below which the page says so
+SLOWED_OVER = 2.0
 MAX_POINTS = 300  # points per model and chart: longer runs are averaged into this many bins
 HEAT_ROWS = 60  # snapshots of the gradient through time kept for the heatmap
 EXPERIMENTS = ("memory", "text")
@@ -35,6 +41,18 @@ EXPERIMENTS = ("memory", "text")
 def owner() -> str:
     """This session's name in the pool (at most 2 jobs each)."""
     return st.session_state.setdefault("train_owner", uuid.uuid4().hex)
+
+
+def connected() -> Callable[[], bool] | None:
+    """Whether this page's session still has its WebSocket to the server, asked from the pool's threads.
+    Streamlit has no close hook, but its runtime knows which sessions are connected (Runtime.is_active_session,
+    safe from any thread): a closed tab disconnects at once, while a server too busy to run the page's timer
+    keeps the connection. None outside a served session."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return None
+    runtime, session = Runtime.instance(), ctx.session_id
+    return lambda: bool(runtime.is_active_session(session))
 
 
 def arch_name(arch: str) -> str:
@@ -61,12 +79,17 @@ class Progress:
     heat: list = field(default_factory=list)  # (step, arch, norms) snapshots
     samples: dict = field(default_factory=dict)  # arch -> (step, text)
     notes: list = field(default_factory=list)  # the task's remarks: (kind, figures)
+    cpu: list = field(default_factory=list)  # (elapsed, the job's CPU seconds so far), one per message
+    share: float = 1.0  # the cores the job's worker was last allowed
 
     def fold(self, messages: list) -> None:
         for m in messages:
             self.read += 1
             self.step, self.elapsed = m["step"], m["elapsed"]
             self.steps += m["steps"]
+            spent = sum(x["cpu_ms"] for x in m["steps"]) / 1000
+            self.cpu.append((self.elapsed, (self.cpu[-1][1] if self.cpu else 0.0) + spent))
+            self.share = m.get("share", self.share)
             for arch, norms in m["dh_norms"].items():
                 self.latest[arch] = norms
                 self.heat.append((self.step, arch, norms))
@@ -78,6 +101,15 @@ class Progress:
             if m.get("notes"):
                 self.notes = m["notes"]
         self.heat = thin_snapshots(self.heat, HEAT_ROWS)
+        self.cpu = [c for c in self.cpu if c[0] >= self.elapsed - 2 * SLOWED_OVER]
+
+    def slowed(self) -> bool:
+        """Whether the job got less than half a core's time over its last SLOWED_OVER seconds (wall time more
+        than twice CPU time): the server is serving other people first."""
+        recent = [c for c in self.cpu if c[0] >= self.elapsed - SLOWED_OVER]
+        if len(recent) < 2 or recent[-1][0] - recent[0][0] < SLOWED_OVER * 0.75:
+            return False
+        return (recent[-1][1] - recent[0][1]) / (recent[-1][0] - recent[0][0]) < SLOWED
 
 
 def thin_snapshots(heat: list, rows: int) -> list:
@@ -165,14 +197,14 @@ def check_text(settings: Settings) -> tuple[list[str], str]:
 
 
 def start(settings: Settings) -> None:
-    job = jobs.pool().submit(settings, owner=owner())
+    job = jobs.pool().submit(settings, owner=owner(), watching=connected())
     st.session_state["train_job"] = job.id
     st.session_state["train_progress"] = Progress(job.id)
 
 
 def current_job():
-    job_id = st.session_state.get("train_job")
-    return None if job_id is None else jobs.pool().get(job_id)
+    job_id, pool = st.session_state.get("train_job"), jobs.pool()
+    return None if job_id is None or pool is None else pool.get(job_id)
 
 
 # -----------------------------------------------------------------------------
@@ -193,6 +225,8 @@ def draw(job, progress: Progress) -> None:
             cap=f"{s.max_seconds:g}",
         ),
     )
+    if not job.ended and progress.slowed():
+        st.info(t("train.slowed", share=f"{progress.share:.2f}"), icon=":material/hourglass_top:")
     if progress.notes:
         st.markdown(" · ".join(remark(kind, figures) for kind, figures in progress.notes))
     names = arch_names()
@@ -275,12 +309,12 @@ def draw(job, progress: Progress) -> None:
         )
         st.markdown(t("train.clipped", clipped=clipped, total=len(progress.steps)) if s.clip else t("train.no_clip"))
     with right:
-        rows = binned(progress.steps, "ms", names, how=np.median)
+        rows = binned(progress.steps, "cpu_ms", names, how=np.median)
         chart(
-            lambda r: charts.lines(r, "step", "ms", "model", t("train.step"), t("train.ms"), points=False),
+            lambda r: charts.lines(r, "step", "cpu_ms", "model", t("train.step"), t("train.ms"), points=False),
             rows,
             "train_ms",
-            t("train.ms_alt", summary=last_values(rows, "ms", ".1f"), unroll=s.unroll),
+            t("train.ms_alt", summary=last_values(rows, "cpu_ms", ".1f"), unroll=s.unroll),
         )
         cost = sorted(jobs.pool().timings.items(), key=lambda item: item[0][1])
         rows = [{"T": unroll, "model": names[a], "ms": ms} for (a, unroll), ms in cost if a in names]

@@ -57,6 +57,8 @@ def type_with(job) -> None:
 def outcome(job) -> None:
     if job.state == "failed":
         st.error(t("train.failed", problem=job.error))
+    elif job.state == "cancelled" and job.cancelled_by in ("page", "server"):
+        st.warning(t(f"train.cancelled_{job.cancelled_by}", seconds=f"{jobs.ABANDON_AFTER:g}"))
     elif job.state == "cancelled":
         st.info(t("train.cancelled"))
     elif job.state == "done":
@@ -79,6 +81,9 @@ def main() -> None:
         key="train_experiment",
     )
     st.markdown(t(f"train.explain_{experiment}"))
+    if jobs.pool() is None:
+        st.info(t("train.off"), icon=":material/power_off:")
+        return
     problem, settings = None, None
     try:
         settings = ui.settings_from_controls(experiment)

@@ -34,7 +34,8 @@ class StepReport:
     norm: float  # global gradient norm before clipping
     clipped: float  # and after (equal when the step was not clipped)
     dh_norms: np.ndarray  # (T,) ||dL/dh_t||
-    ms: float
+    ms: float  # wall milliseconds
+    cpu_ms: float  # this thread's CPU milliseconds: BPTT's own cost, whatever else the machine is doing
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Net:
         self.adam = optim.Adam(self.params, lr)
 
     def train_step(self, step: int, tokens: np.ndarray, targets: np.ndarray, clip: float | None) -> StepReport:
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.thread_time()
         with np.errstate(all="ignore"):  # overflow shows up as inf or NaN below, and is reported as such
             hs, tape, _ = self.cell.forward(self.params, tokens, self.cell.zero_state(len(tokens)))
             value, head_grads, dhs = loss.head(self.params, hs, targets)
@@ -101,7 +102,8 @@ class Net:
             shown = value if not math.isfinite(value) else norm
             raise TrainingError(f"{self.arch} exploded at step {step}: its {what} became {shown}")
         self.adam.step(self.params, grads)
-        return StepReport(step, value, norm, clipped, dh_norms, (time.perf_counter() - began) * 1000)
+        ms, cpu_ms = (time.perf_counter() - began) * 1000, (time.thread_time() - began_cpu) * 1000
+        return StepReport(step, value, norm, clipped, dh_norms, ms, cpu_ms)
 
     def logits(self, tokens: np.ndarray, state: dict | None = None) -> tuple[np.ndarray, dict]:
         """logits (B, T, V) and the state after, without keeping anything for a backward pass."""

@@ -4,11 +4,20 @@ A training loop in a page's thread would hold the GIL and freeze every other use
 in worker processes (core/train/worker.py), started by a forkserver (never `fork`: the server is
 multi-threaded). A page submits a job and reads its progress; the pool keeps the queue.
 
-    pool = jobs.pool()                              # the process-wide pool
-    job = pool.submit(Settings(...), owner=session)  # InputError if that owner already has MAX_PER_OWNER jobs
+    pool = jobs.pool()                              # the process-wide pool (None: training turned off)
+    job = pool.submit(Settings(...), owner=session, watching=is_connected)
+                                                     # InputError if that owner already has MAX_PER_OWNER jobs
     job.read(since)                                  # progress messages since an index, and the state
     pool.position(job)                               # its place in the queue (0: next), None once it runs
     pool.cancel(job)                                 # ends it within CANCEL_WITHIN seconds
+
+Streamlit tells a page's code nothing when its tab closes, and a page that reads its job on a timer cannot
+tell a closed tab from a server too busy to run its timer (a class typing made the reads come later than any
+short timeout). So a job asks whether its page's session is still connected (`watching`, which the Train page
+answers from Streamlit's own WebSocket): a closed tab disconnects at once, a slow server does not.
+
+Workers run at the lowest priority, within a share of the CPU the pool sets from the server's own use
+(core/train/budget.py), so a class typing beside a training job is served first.
 
 A job that ends hands back its trained weights and vocabulary. A worker that dies (killed, out of memory)
 fails only its own job, and the pool starts another worker in its place.
@@ -17,6 +26,7 @@ fails only its own job, and the pool starts another worker in its place.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import multiprocessing
 import os
@@ -26,43 +36,32 @@ import threading
 import time
 import types
 from collections import deque
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from core.errors import InputError
+from core.train import budget
 from core.train.engine import Settings
+
+log = logging.getLogger(__name__)
 
 MAX_PER_OWNER = 2  # queued or running jobs per owner (a page session), so one person cannot fill the queue
 MAX_QUEUE = 64  # jobs waiting, all owners together
 CANCEL_WITHIN = 3.0  # seconds a worker has to stop after a cancel before it is killed (the page promises 5)
 MAX_ENDED = 32  # ended jobs (and their weights) kept for their pages to collect; older ones are dropped
-ABANDON_AFTER = 3.0  # the process-wide pool cancels a job its page has not read for this long
-GRACE = 10.0  # seconds past a job's own cap in seconds before its worker is killed as hung
+ABANDON_AFTER = 3.0  # seconds a job's page may stay disconnected (a closed tab) before the job is cancelled
+WATCH_EVERY = 0.5  # seconds between asks whether a running job's page is still connected
+GRACE = 10.0  # seconds of the worker's own CPU past a job's cap in seconds before it is killed as hung
+STUCK = 600.0  # seconds of wall time past the cap for a worker that uses no CPU at all (deadlocked)
+SHARE_EVERY = 0.25  # seconds between the workers' shares of the CPU (core/train/budget.py)
 POLL = 0.05
-
-
-def cgroup_cores(root: Path = Path("/sys/fs/cgroup")) -> float | None:
-    """The CPU quota in cores (cgroup v2 cpu.max, or v1 cfs quota / period), None if there is none."""
-    try:
-        quota, period = (root / "cpu.max").read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
-    except (OSError, ValueError):
-        pass
-    try:
-        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
-        return quota / period if quota > 0 and period > 0 else None
-    except (OSError, ValueError):
-        return None
+WORKERS_VARIABLE = "UNROLLED_TRAIN_WORKERS"  # the operator's switch: how many workers; 0 turns training off
 
 
 def available_cores() -> int:
-    """Cores this process may use: its CPU affinity, capped by a cgroup quota. os.cpu_count() counts the
-    host's CPUs, which on a hosted container (Community Cloud, say) can be many more than it may use."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    quota = cgroup_cores()
-    return max(1, min(cores, math.floor(quota))) if quota else cores
+    """Whole cores this process may use (core/train/budget.box_cores), at least one."""
+    return max(1, math.floor(budget.box_cores()))
 
 
 def default_workers() -> int:
@@ -70,29 +69,59 @@ def default_workers() -> int:
     return max(1, min(available_cores() - 1, 2))
 
 
+def configured_workers(environ=os.environ) -> int:
+    """UNROLLED_TRAIN_WORKERS when it is set to a whole number from 0 to 8, else default_workers()."""
+    raw = environ.get(WORKERS_VARIABLE, "").strip()
+    if raw.isdigit() and int(raw) <= 8:
+        return int(raw)
+    if raw:
+        log.warning("%s=%r is not a whole number from 0 to 8; using %d", WORKERS_VARIABLE, raw, default_workers())
+    return default_workers()
+
+
+def training_enabled() -> bool:
+    return configured_workers() > 0
+
+
 @dataclass
 class Job:
+    """Threads: the pool's lock guards `state`, `result`, `error`, `finished`, `cancelled_by` and the queue. The
+    job's slot thread alone writes `started`, `gone_since`, `share` and appends to `messages`, without the lock:
+    page threads only read them, and under CPython's GIL a list append and an attribute store are each atomic,
+    so a reader sees a message whole or not at all."""
+
     id: int
     owner: str
     settings: Settings
+    watching: Callable[[], bool] | None = None  # is the page that started it still connected? None: not asked
     state: str = "queued"  # queued, running, done, failed, cancelled
     messages: list = field(default_factory=list)  # progress, in order
     result: dict | None = None  # when done: weights, final evaluation, samples, why it ended
     error: str | None = None
+    cancelled_by: str | None = None  # when cancelled: "learner" (Stop), "page" (it went away) or "server"
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
     cancel_requested: bool = False
-    last_seen: float = field(default_factory=time.monotonic)  # when its page last asked about it
+    gone_since: float | None = None  # since when its page has been disconnected
+    share: float = 1.0  # the cores its worker was last told it may use
 
     @property
     def ended(self) -> bool:
         return self.state in ("done", "failed", "cancelled")
 
     def read(self, since: int = 0) -> tuple[list, str]:
-        """Progress messages from index `since` on, and the state; reading counts as the page still watching."""
-        self.last_seen = time.monotonic()
+        """Progress messages from index `since` on, and the state."""
         return self.messages[since:], self.state
+
+    def page_gone_for(self, now: float) -> float:
+        """Seconds its page has been disconnected, asking the page's probe now (0 while connected)."""
+        if self.watching is None or self.watching():
+            self.gone_since = None
+            return 0.0
+        if self.gone_since is None:
+            self.gone_since = now
+        return now - self.gone_since
 
 
 @contextmanager
@@ -109,8 +138,25 @@ def plain_main():
             sys.modules["__main__"] = real
 
 
+@dataclass
+class Watch:
+    """What a slot tracks while one job runs."""
+
+    pid: int
+    cpu_at_start: float | None  # the worker's CPU seconds when the job began (None: no /proc to read)
+    cancel_sent: float | None = None
+    watched: float = 0.0  # when the page was last asked about
+    shared: float = 0.0  # when the worker was last told its share
+
+    def cpu(self) -> float | None:
+        """The worker's CPU seconds spent on this job so far."""
+        now = budget.process_cpu(self.pid)
+        return None if now is None or self.cpu_at_start is None else now - self.cpu_at_start
+
+
 class Slot:
-    """One worker process and the thread that feeds it jobs and relays its messages."""
+    """One worker process and the thread that feeds it jobs and relays its messages. Only this thread talks to
+    its worker."""
 
     def __init__(self, pool: Pool, index: int):
         self.pool, self.index = pool, index
@@ -149,69 +195,98 @@ class Slot:
 
     def run(self, job: Job) -> None:
         job.started = time.monotonic()
+        watch = Watch(self.process.pid, budget.process_cpu(self.process.pid))
         self.conn.send(("run", asdict(job.settings)))
-        cancel_sent = hard_deadline = None
         while True:
-            if self.pool.abandoned(job):
-                job.cancel_requested = True
-            if job.cancel_requested and cancel_sent is None:
+            now = time.monotonic()
+            # The page: a closed tab ends its job; a page slow to read (a busy server) does not.
+            if now - watch.watched >= WATCH_EVERY:
+                watch.watched = now
+                if not job.cancel_requested and job.page_gone_for(now) > self.pool.abandon_after:
+                    self.pool.cancel(job, by="page")
+            if job.cancel_requested and watch.cancel_sent is None:
                 self.conn.send(("cancel",))
-                cancel_sent = time.monotonic()
-            try:
-                ready = self.conn.poll(POLL)
-                message = self.conn.recv() if ready else None
-            except (EOFError, OSError):
-                message = ("died",)
+                watch.cancel_sent = now
+            # The worker's share of the CPU, from the server's own use.
+            if now - watch.shared >= SHARE_EVERY:
+                watch.shared = now
+                job.share = self.pool.governor.sample()
+                self.conn.send(("share", job.share))
+            message = self.receive()
             if message is None:
-                now = time.monotonic()
-                hard_deadline = job.started + job.settings.max_seconds + GRACE
-                if not self.process.is_alive():
-                    message = ("died",)
-                elif (cancel_sent is not None and now - cancel_sent > CANCEL_WITHIN) or now > hard_deadline:
-                    self.kill_worker()
-                    self.pool.finish(job, "cancelled" if cancel_sent else "failed", error=self.hung(job, cancel_sent))
-                    return
-                else:
+                problem = self.overdue(job, watch, now)
+                if problem is None:
                     continue
-            kind = message[0]
-            if kind == "progress":
-                job.messages.append(message[1])
-            elif kind == "done":
-                state = "cancelled" if message[1]["reason"] == "cancelled" else "done"
-                self.pool.finish(job, state, result=message[1])
-                return
-            elif kind == "error":
-                self.pool.finish(job, "failed", error=message[1])
-                return
-            elif kind == "died":
-                code = self.process.exitcode if self.process is not None else None
                 self.kill_worker()
-                why = "it was killed (out of memory?)" if code is not None and code < 0 else f"exit code {code}"
-                self.pool.finish(job, "failed", error=f"the worker training this job stopped: {why}")
+                self.pool.finish(job, "cancelled" if watch.cancel_sent else "failed", error=problem or None)
+                return
+            if self.handle(job, message):
                 return
 
-    @staticmethod
-    def hung(job: Job, cancel_sent) -> str | None:
-        if cancel_sent is not None:
+    def receive(self) -> tuple | None:
+        """The worker's next message within POLL seconds, ("died",) if it is gone, None if it said nothing."""
+        try:
+            if self.conn.poll(POLL):
+                return self.conn.recv()
+        except (EOFError, OSError):
+            return ("died",)
+        return None if self.process.is_alive() else ("died",)
+
+    def overdue(self, job: Job, watch: Watch, now: float) -> str | None:
+        """Why the worker must be killed now, or None. "" for a cancel it ignored past CANCEL_WITHIN. A worker
+        past its cap is hung only once it has spent GRACE seconds of its own CPU past it: at low priority on a
+        busy core its last evaluation may take many times that in wall time (STUCK bounds a worker that uses no
+        CPU at all)."""
+        if watch.cancel_sent is not None:
+            return "" if now - watch.cancel_sent > CANCEL_WITHIN else None
+        cap = job.settings.max_seconds
+        if now - job.started <= cap:
             return None
-        return f"the job ran {GRACE:.0f} s past its cap of {job.settings.max_seconds:g} s and was stopped"
+        cpu = watch.cpu()
+        spun = cpu is not None and cpu > cap + GRACE
+        stuck = now - job.started > cap + (GRACE if cpu is None else STUCK)
+        if spun or stuck:
+            return f"the job ran {GRACE:.0f} s past its cap of {cap:g} s and was stopped"
+        return None
+
+    def handle(self, job: Job, message: tuple) -> bool:
+        """Relay one message from the worker; True once the job has ended."""
+        kind = message[0]
+        if kind == "progress":
+            job.messages.append(message[1])
+            return False
+        if kind == "done":
+            cancelled = message[1]["reason"] == "cancelled"
+            self.pool.finish(job, "cancelled" if cancelled else "done", result=message[1])
+        elif kind == "error":
+            self.pool.finish(job, "failed", error=message[1])
+        elif kind == "died":
+            code = self.process.exitcode if self.process is not None else None
+            self.kill_worker()
+            why = "it was killed (out of memory?)" if code is not None and code < 0 else f"exit code {code}"
+            self.pool.finish(job, "failed", error=f"the worker training this job stopped: {why}")
+        return True
 
 
 class Pool:
+    """Threads: page threads call submit, cancel, position, forget and read jobs; one thread per Slot runs jobs.
+    `changed` (a Condition) guards the queue, `jobs` and each job's state. `timings` is written by slot threads
+    under it and read by pages without it (a dict read under the GIL sees a whole value)."""
+
     def __init__(
-        self, workers: int | None = None, max_per_owner: int = MAX_PER_OWNER, abandon_after: float | None = None
+        self, workers: int | None = None, max_per_owner: int = MAX_PER_OWNER, abandon_after: float = ABANDON_AFTER
     ):
-        """abandon_after: cancel a job nobody has read for this many seconds (Streamlit tells a page nothing
-        when its tab closes, so the Train page reads its job a few times a second and the pool notices)."""
+        """abandon_after: cancel a job whose page has been disconnected for this many seconds (see Job.watching)."""
         self.workers = workers or default_workers()
         self.max_per_owner = max_per_owner
         self.abandon_after = abandon_after
+        self.governor = budget.Governor(budget.box_cores(), self.workers)
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.context = multiprocessing.get_context(method)
         if method == "forkserver":
             self.context.set_forkserver_preload(["core.train.worker"])
         self.queue: deque[Job] = deque()
-        self.timings: dict[tuple[str, int], float] = {}  # (cell, T) -> median ms per step of the latest job
+        self.timings: dict[tuple[str, int], float] = {}  # (cell, T) -> median CPU ms per step of the latest job
         self.jobs: dict[int, Job] = {}
         self.ids = itertools.count(1)
         self.changed = threading.Condition()
@@ -220,7 +295,9 @@ class Pool:
         for slot in self.slots:
             slot.thread.start()
 
-    def submit(self, settings: Settings, owner: str) -> Job:
+    def submit(self, settings: Settings, owner: str, watching: Callable[[], bool] | None = None) -> Job:
+        """watching: asked every WATCH_EVERY seconds while the job runs; once it has said False for
+        abandon_after seconds, the job is cancelled (its page went away)."""
         settings.checked()
         with self.changed:
             if self.closed:
@@ -232,7 +309,7 @@ class Pool:
                 )
             if len(self.queue) >= MAX_QUEUE:
                 raise InputError(f"{len(self.queue)} jobs are waiting already; try again in a minute")
-            job = Job(next(self.ids), owner, settings)
+            job = Job(next(self.ids), owner, settings, watching)
             self.jobs[job.id] = job
             self.queue.append(job)
             self.changed.notify_all()
@@ -245,12 +322,17 @@ class Pool:
         with self.changed:
             return self.queue.index(job) if job in self.queue else None
 
-    def cancel(self, job: Job) -> None:
+    def cancel(self, job: Job, by: str = "learner") -> None:
+        """End a job: at once if it waits, within CANCEL_WITHIN seconds if it runs. by: "learner" (Stop), "page"
+        (its page went away) or "server" (shutting down), so the page can say why it ended."""
         with self.changed:
+            if job.ended:
+                return
+            job.cancelled_by = job.cancelled_by or by
             if job in self.queue:
                 self.queue.remove(job)
                 self.finish_locked(job, "cancelled")
-            elif not job.ended:
+            else:
                 job.cancel_requested = True
 
     def record_timings(self, job: Job) -> None:
@@ -261,26 +343,20 @@ class Pool:
         per_cell: dict[str, list[float]] = {}
         for message in job.messages:
             for step in message["steps"]:
-                per_cell.setdefault(step["arch"], []).append(step["ms"])
+                per_cell.setdefault(step["arch"], []).append(step["cpu_ms"])
         for arch, ms in per_cell.items():
             if len(ms) >= 5:
                 self.timings[(arch, job.settings.unroll)] = statistics.median(ms)
 
-    def abandoned(self, job: Job) -> bool:
-        return self.abandon_after is not None and time.monotonic() - job.last_seen > self.abandon_after
-
     def next_job(self) -> Job | None:
         with self.changed:
-            while True:
-                while not self.queue and not self.closed:
-                    self.changed.wait()
-                if self.closed:
-                    return None
-                job = self.queue.popleft()
-                if not self.abandoned(job):
-                    job.state = "running"
-                    return job
-                self.finish_locked(job, "cancelled", error="nobody was watching it any more")
+            while not self.queue and not self.closed:
+                self.changed.wait()
+            if self.closed:
+                return None
+            job = self.queue.popleft()  # if its page has gone meanwhile, run() cancels it after abandon_after
+            job.state = "running"
+            return job
 
     def finish(self, job: Job, state: str, result: dict | None = None, error: str | None = None) -> None:
         with self.changed:
@@ -311,12 +387,13 @@ class Pool:
     def shutdown(self) -> None:
         with self.changed:
             self.closed = True
+            for job in list(self.jobs.values()):
+                if not job.ended:
+                    job.cancelled_by = job.cancelled_by or "server"
+                    job.cancel_requested = True
             for job in list(self.queue):
                 self.finish_locked(job, "cancelled")
             self.queue.clear()
-            for job in self.jobs.values():
-                if not job.ended:
-                    job.cancel_requested = True
             self.changed.notify_all()
         for slot in self.slots:
             slot.thread.join(CANCEL_WITHIN + 2)
@@ -327,10 +404,11 @@ _POOL: Pool | None = None
 _POOL_LOCK = threading.Lock()
 
 
-def pool() -> Pool:
-    """The pool of this server process, made on first use."""
+def pool() -> Pool | None:
+    """The pool of this server process, made on first use; None when the operator turned training off
+    (UNROLLED_TRAIN_WORKERS=0)."""
     global _POOL
     with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = Pool(abandon_after=ABANDON_AFTER)
+        if _POOL is None and training_enabled():
+            _POOL = Pool(workers=configured_workers())
         return _POOL

@@ -4,8 +4,11 @@ BLAS is pinned to one thread here, before numpy is imported: this module is the 
 every worker forked from it starts with numpy loaded and single-threaded (a training loop on two BLAS
 threads would take both of a small server's cores from everyone else).
 
-Messages in: ("run", settings dict), ("cancel",), ("stop",). Messages out, for the job running:
-("progress", dict) at least 4 times a second, then ("done", dict) or ("error", message).
+Messages in: ("run", settings dict), ("cancel",), ("stop",), ("share", cores). Messages out, for the job
+running: ("progress", dict) at least 4 times a second, then ("done", dict) or ("error", message).
+
+A worker runs at the lowest priority (set in main(), never at import: the server imports this module too) and
+keeps to the share of a core the pool last sent it (core/train/budget.py says why priority is not enough).
 """
 
 from __future__ import annotations
@@ -43,7 +46,15 @@ class Reporter:
             self.step = step + 1
             for arch, r in reports.items():
                 self.steps.append(
-                    {"arch": arch, "step": r.step, "loss": r.loss, "norm": r.norm, "clipped": r.clipped, "ms": r.ms}
+                    {
+                        "arch": arch,
+                        "step": r.step,
+                        "loss": r.loss,
+                        "norm": r.norm,
+                        "clipped": r.clipped,
+                        "ms": r.ms,
+                        "cpu_ms": r.cpu_ms,
+                    }
                 )
                 self.latest[arch] = r.dh_norms.astype(float).tolist()
 
@@ -68,6 +79,32 @@ class Reporter:
         self.flush()
 
 
+class Budget:
+    """Keeps the worker to `share` cores (at most one: a worker is one thread): after each piece of work it rests
+    as long as that work's CPU time asks, listening to the pool meanwhile."""
+
+    def __init__(self, conn):
+        self.conn, self.share, self.stopped = conn, 1.0, False
+
+    def listen(self, timeout: float = 0.0) -> None:
+        """Take the pool's messages, waiting up to `timeout` seconds for the first."""
+        while not self.stopped and self.conn.poll(timeout):
+            kind, *rest = self.conn.recv()
+            if kind == "share":
+                self.share = min(1.0, max(0.01, float(rest[0])))
+            elif kind in ("cancel", "stop"):
+                self.stopped = True
+            timeout = 0.0
+
+    def rest_after(self, cpu_seconds: float) -> None:
+        """Work that took `cpu_seconds` of CPU at share s is followed by cpu_seconds * (1/s - 1) of rest."""
+        owed = cpu_seconds * (1.0 / self.share - 1.0)
+        until = time.monotonic() + owed
+        self.listen()
+        while not self.stopped and (left := until - time.monotonic()) > 0:
+            self.listen(left)
+
+
 def run_job(conn, raw: dict) -> None:
     from core.errors import UnrolledError
     from core.train import tasks
@@ -81,31 +118,35 @@ def run_job(conn, raw: dict) -> None:
         return
     s = run.settings
     reporter = Reporter(conn, began)
+    budget = Budget(conn)
     text = isinstance(run.task, tasks.Text)
     reporter.note(notes=list(getattr(run.task, "remarks", ())))  # the page says what was done to the text
-    reason, evaluated, step = "steps", began, 0
+    reason, evaluated, ran = "steps", began, 0  # ran: the steps run so far
     try:
-        for step in range(s.max_steps):
+        while ran < s.max_steps:
+            budget.listen()
+            if budget.stopped:
+                reason = "cancelled"
+                break
             if time.perf_counter() - began >= s.max_seconds:
                 reason = "seconds"
                 break
-            if conn.poll() and conn.recv()[0] in ("cancel", "stop"):
-                reason = "cancelled"
-                break
-            reporter.add(step, run.step(step))
+            cpu = time.thread_time()
+            reporter.add(ran, run.step(ran))
+            ran += 1
             if not run.live:
                 reason = "stopped"
                 break
             if time.perf_counter() - evaluated >= EVALUATE_EVERY:
-                reporter.note(evaluation={"step": step + 1, "scores": run.evaluate()})
+                reporter.note(evaluation={"step": ran, "scores": run.evaluate()})
                 evaluated = time.perf_counter()
-            if text and (step + 1) % s.sample_every == 0:
+            if text and ran % s.sample_every == 0:
                 reporter.note(
-                    samples={"step": step + 1, "text": {a: run.nets[a].sample(160, seed=step) for a in run.live}}
+                    samples={"step": ran, "text": {a: run.nets[a].sample(160, seed=ran - 1) for a in run.live}}
                 )
-        else:
-            step = s.max_steps - 1
-        final = {"step": step + 1, "scores": run.evaluate()}
+            reporter.note(share=budget.share)
+            budget.rest_after(time.thread_time() - cpu)
+        final = {"step": ran, "scores": run.evaluate()}
         samples = {a: run.nets[a].sample(160, seed=0) for a in run.live} if text else {}
     finally:
         reporter.close()
@@ -114,7 +155,7 @@ def run_job(conn, raw: dict) -> None:
             "done",
             {
                 "reason": reason,
-                "steps": step + 1 if reason != "cancelled" else step,
+                "steps": ran,
                 "seconds": time.perf_counter() - began,
                 "evaluation": final,
                 "samples": samples,
@@ -126,6 +167,9 @@ def run_job(conn, raw: dict) -> None:
 
 
 def main(conn) -> None:
+    # The lowest priority, absolute (os.nice would add to whatever the worker inherited), before any thread
+    # starts: on Linux each thread has its own nice value and a new thread takes its creator's.
+    os.setpriority(os.PRIO_PROCESS, 0, 19)
     np.seterr(all="ignore")  # overflow is caught as a non-finite loss or norm, and reported as an explosion
     while True:
         try:

@@ -1,0 +1,120 @@
+"""How much CPU training may take: the box's cores, the server's own use, and each worker's share of what is left.
+
+A hosted app runs in a container whose CPU limit is a quota (cgroup `cpu.max`, or v1's `cpu.cfs_quota_us`):
+whatever the training workers burn counts against it, and once a period's quota is spent the whole box, the
+server included, waits for the next period. A worker at the lowest priority still burns the quota while the
+server idles between keystrokes, so priority alone does not protect the people typing: in a one-core box, 100
+typists waited p95 194 ms beside a nice-19 worker, and 61 ms beside one held to a quarter of a core. So the
+workers keep to a share of the cores, set from the server's own recent use (Governor), and run at full speed
+only while the server is idle.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from pathlib import Path
+
+IDLE = 0.05  # cores: a server using less than this over the last second has nobody to serve
+FLOOR = 0.25  # of the box's cores: what training keeps however busy the server is, so jobs still progress
+HEADROOM = 2.0  # the workers leave the server this many times its recent use, for its bursts
+WINDOW = 1.0  # seconds of the server's use that set the share
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _quota_v2(folder: Path) -> float | None:
+    quota, period = (folder / "cpu.max").read_text().split()[:2]
+    return None if quota == "max" else int(quota) / int(period)
+
+
+def _quota_v1(folder: Path) -> float | None:
+    quota = int((folder / "cpu.cfs_quota_us").read_text())
+    period = int((folder / "cpu.cfs_period_us").read_text())
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _up_from(base: Path, group: str) -> list[Path]:
+    """The folder of `group` under a controller's mount, then each parent up to the mount itself."""
+    parts = [p for p in group.strip("/").split("/") if p]
+    return [base.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
+
+
+def cgroup_cores(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The tightest CPU quota, in cores, over this process's own cgroup and all its parents, as
+    /proc/self/cgroup names them (a nested group, or a box made by hand, sets its quota below the root);
+    cgroup v2, v1, or both mounted side by side. None when no group has a quota."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        lines = ["0::/"]
+    quotas = []
+    for line in lines:
+        _, controllers, group = line.split(":", 2)
+        if controllers == "":  # v2: the unified hierarchy, at the root or beside v1's under unified/
+            mounts, read = [root, root / "unified"], _quota_v2
+        elif "cpu" in controllers.split(","):
+            mounts, read = [root / controllers, root / "cpu"], _quota_v1
+        else:
+            continue
+        for mount in mounts:
+            for folder in _up_from(mount, group):
+                try:
+                    quota = read(folder)
+                except (OSError, ValueError):
+                    continue
+                if quota:
+                    quotas.append(quota)
+    return min(quotas) if quotas else None
+
+
+def box_cores() -> float:
+    """Cores this process may use: its CPU affinity, capped by its cgroups' quota (may be fractional).
+    os.cpu_count() counts the host's CPUs, which on a hosted container can be many more than it may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = cgroup_cores()
+    return min(float(cores), quota) if quota else float(cores)
+
+
+def share(cores: float, server_use: float, workers: int = 1) -> float:
+    """Cores one worker may use: all it can (one, a worker being one thread) while the server idles;
+    otherwise what the server leaves with HEADROOM, never below FLOOR of the box split between the workers."""
+    if server_use < IDLE:
+        return 1.0
+    left = cores - HEADROOM * server_use
+    return min(1.0, max(FLOOR * cores, left) / workers)
+
+
+def process_cpu(pid: int) -> float | None:
+    """Seconds of CPU a process has used (all its threads), from /proc; None where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Governor:
+    """The server process's recent CPU use, sampled by the pool's threads, and the share it leaves a worker.
+    The busiest sample of the last WINDOW seconds counts, so a burst of typing lowers the share at once and a
+    lull raises it only after a second."""
+
+    def __init__(self, cores: float, workers: int, clock=time.monotonic, cpu=time.process_time):
+        self.cores, self.workers, self.clock, self.cpu = cores, workers, clock, cpu
+        self.samples: deque[tuple[float, float]] = deque()  # (wall, process CPU)
+        self.uses: deque[tuple[float, float]] = deque()  # (wall, cores used since the previous sample)
+
+    def sample(self) -> float:
+        """The share one worker may take now."""
+        now, cpu = self.clock(), self.cpu()
+        if self.samples:
+            then, cpu_then = self.samples[-1]
+            if now - then > 1e-3:
+                self.uses.append((now, (cpu - cpu_then) / (now - then)))
+        self.samples.append((now, cpu))
+        while len(self.samples) > 2:
+            self.samples.popleft()
+        while self.uses and now - self.uses[0][0] > WINDOW:
+            self.uses.popleft()
+        use = max((u for _, u in self.uses), default=0.0)
+        return share(self.cores, use, self.workers)
