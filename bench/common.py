@@ -74,13 +74,29 @@ def wait_healthy(url: str, timeout: float = 60, proc: subprocess.Popen | None = 
 
 @contextlib.contextmanager
 def streamlit_server(
-    root: Path = ROOT, app: str = "app.py", extra: tuple[str, ...] = (), env: dict | None = None, base: str = ""
+    root: Path = ROOT,
+    app: str = "app.py",
+    extra: tuple[str, ...] = (),
+    env: dict | None = None,
+    base: str = "",
+    prefix: tuple[str, ...] = (),
 ):
     """`streamlit run` in `root` on a free port, with `env` added to the environment (some options, such as
     the cookie secret, are refused as flags) and `base` its server.baseUrlPath; yields (url, process), the
-    url including the base path."""
+    url including the base path. `prefix` goes before the command (bench/box.py's, to run it in a box)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true", "--server.port", str(port)]
+    cmd = [
+        *prefix,
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        app,
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+    ]
     cmd += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", *extra]
     if base:
         cmd += ["--server.baseUrlPath", base]

@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 from bench.common import CHROMIUM, FLAGS, streamlit_server
+from tests.helpers import SERVERS
 
 
 @pytest.fixture(scope="module")
 def server():
     """`streamlit run app.py` on a free port, healthy before the first test of the module; its URL."""
-    with streamlit_server() as (url, _):
+    with streamlit_server() as (url, process):
+        SERVERS[url] = process.pid
         yield url
 
 

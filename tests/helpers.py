@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from bench.common import IDLE, ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots a failing or curious run leaves behind
+SERVERS: dict[str, int] = {}  # url -> pid of each server the `server` fixture runs (tests/conftest.py)
 
 
 def component(at: AppTest, suffix: str) -> dict:

@@ -3,17 +3,19 @@ and in Chromium a run whose loss falls, a Stop, and axe-core on the page with it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
+from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bench.common import cpu_seconds
 from core.train import jobs, tasks
 from core.train.engine import Settings
-from tests.helpers import wait_idle
+from tests.helpers import SERVERS, component, wait_idle
 
 PAGE = "../views/train.py"
 TIMEOUT = 60
@@ -36,7 +38,9 @@ def poll(at: AppTest, until, seconds: float = 30) -> AppTest:
 
 
 def charts(at: AppTest) -> int:
-    return len(at.get("vega_lite_chart"))
+    """How many models the page's live charts have steps of (the component's snapshot)."""
+    found = [c for c in at.get("bidi_component") if c.proto.id.endswith("train_live")]
+    return len(component(at, "train_live")["snapshot"]["series"]) if found else 0
 
 
 def the_job(at: AppTest):
@@ -71,7 +75,7 @@ def test_training_draws_its_charts_and_stop_ends_it_within_five_seconds():
     at.select_slider(key="train_hidden").set_value(16).run()
     at.button(key="train_go").click().run()
     assert not at.exception and not at.error
-    poll(at, lambda a: charts(a) >= 5)
+    poll(at, lambda a: charts(a) == 3)  # every model has steps on the page
     assert at.button(key="train_go").disabled and not at.button(key="train_stop").disabled
     asked = time.monotonic()
     at.button(key="train_stop").click().run()
@@ -204,6 +208,71 @@ def test_in_chromium_the_loss_falls_and_stop_stops(server, browser):
     page_.close()
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid` (the pool's forkserver and its workers), from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, parent in parents.items() if parent in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+def training_cores(server_pid: int, seconds: float = 0.5) -> float:
+    """Cores the server's training workers used over the next `seconds`."""
+
+    def used() -> float:
+        total = 0.0
+        for pid in descendants(server_pid):
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(pid)
+        return total
+
+    first = used()
+    time.sleep(seconds)
+    return (used() - first) / seconds
+
+
+@pytest.mark.browser
+def test_in_chromium_the_page_follows_its_job_over_the_feed_and_a_closed_tab_s_job_ends_within_five_seconds(
+    server, browser
+):
+    page_ = train_on_text(browser, server)
+    assert page_.locator(".train-live").get_attribute("data-transport") == "feed"
+    assert training_cores(SERVERS[server]) > 0.3  # the control: a worker trains
+    page_.close()
+    closed = time.monotonic()
+    while training_cores(SERVERS[server]) > 0.05:
+        assert time.monotonic() - closed < 5 + 0.5, "the closed tab's job still trains"
+
+
+@pytest.mark.browser
+def test_in_chromium_a_page_whose_feed_cannot_open_follows_its_job_by_snapshots(server, browser):
+    page_ = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page_.route_web_socket(re.compile(r".*/api/train.*"), lambda ws: ws.close())  # a proxy that drops it
+    page_.goto(server + "/Train")
+    page_.wait_for_selector("[data-testid=stButton]", timeout=60_000)
+    wait_idle(page_)
+    page_.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Train", exact=True).click()
+    page_.wait_for_selector(".train-live[data-transport=snapshots]", timeout=30_000)
+    root = page_.locator(".train-live")
+    deadline = time.monotonic() + 30
+    while int(root.get_attribute("data-step") or 0) == 0:
+        assert time.monotonic() < deadline
+        page_.wait_for_timeout(200)
+    first = int(root.get_attribute("data-step"))
+    page_.wait_for_timeout(2000)
+    assert int(root.get_attribute("data-step")) > first  # the snapshots keep coming
+    main = page_.get_by_test_id("stMainBlockContainer")
+    main.get_by_role("button", name="Stop", exact=True).click()
+    page_.wait_for_selector("[data-testid=stAlert] >> text=Stopped.", timeout=10_000)
+    page_.close()
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", ["en", "zh-TW"])
 def test_axe_finds_no_serious_violation_on_the_train_page_with_its_charts(server, browser, lang):
@@ -215,10 +284,9 @@ def test_axe_finds_no_serious_violation_on_the_train_page_with_its_charts(server
     wait_idle(page_)
     main = page_.get_by_test_id("stMainBlockContainer")
     main.get_by_role("button", name=t_("train.train", lang), exact=True).click()
-    page_.wait_for_selector("[data-testid=stVegaLiteChart] svg", timeout=30_000)
+    page_.wait_for_selector(".train-live svg path", timeout=30_000)
     page_.wait_for_timeout(2000)
-    # stopped first: while the job runs, the progress reruns 2.5 times a second and Streamlit fades what a
-    # rerun is redrawing, which axe would measure as low contrast; the charts stay drawn after a stop
+    # stopped first, so that axe reads the page settled: the charts stay drawn after a stop
     main.get_by_role("button", name=t_("train.stop", lang), exact=True).click()
     page_.wait_for_selector(f"[data-testid=stAlert] >> text={t_('train.cancelled', lang)}", timeout=10_000)
     wait_idle(page_)
@@ -275,51 +343,6 @@ def test_in_chromium_type_with_the_models_just_trained(server, browser):
     page_.close()
 
 
-@pytest.mark.parametrize("rule", [None, 1.0])
-def test_a_chart_spec_carries_every_row_and_is_valid_vega_lite(rule):
-    """ui.charts.spec_with_rows builds from one row and then gives the spec all of them."""
-    import altair as alt
-
-    from ui import charts
-
-    rows = [{"step": i, "model": m, "loss": 1.0 / (i + 1)} for m in ("a", "b") for i in range(500)]
-    spec = charts.spec_with_rows(lambda r: charts.lines(r, "step", "loss", "model", "step", "loss", rule=rule), rows)
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if isinstance(node.get("values"), list):
-                found.append(node["values"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(spec)
-    assert rows in found
-    alt.Chart.from_dict(spec, validate=True)  # still a valid Vega-Lite spec
-    heat = [{"distance": j, "step": s, "model": "a", "v": 0.5} for j in range(20) for s in range(30)]
-    built = charts.spec_with_rows(lambda r: charts.heatmap(r, "distance", "step", "model", "j", "step", "v"), heat)
-    assert built["data"]["values"] == heat
-
-
-def test_clipped_steps_are_marked_on_the_norm_chart():
-    from ui import charts
-    from ui.train import binned
-
-    steps = [
-        {"arch": "rnn", "step": i, "norm": 3.0 if i % 10 == 0 else 0.5, "clipped": 1.0 if i % 10 == 0 else 0.5}
-        for i in range(1000)
-    ]
-    rows = binned(steps, "norm", {"rnn": "RNN"}, how=np.max, flag=lambda x: x["clipped"] < x["norm"])
-    assert len(rows) == 250 and sum(r["flag"] for r in rows) == 100  # bins of 4 steps; one in 10 steps clipped
-    spec = charts.spec_with_rows(
-        lambda r: charts.lines(r, "step", "norm", "model", "step", "norm", log_y=True, rule=1.0, flag="flag"), rows
-    )
-    assert '"datum.flag"' in json.dumps(spec) and json.dumps(rows) in json.dumps(spec)
-
-
 def test_what_was_done_to_a_text_is_said_in_both_languages():
     """Every remark the text task makes has words in both catalogues that take exactly its figures."""
     from ui.i18n import LANGS, catalogue
@@ -331,3 +354,44 @@ def test_what_was_done_to_a_text_is_said_in_both_languages():
         for kind, figures in task.remarks:
             said = catalogue(lang)[f"train.note_{kind}"].format(**figures)
             assert all(str(v) in said for v in figures.values()), (lang, said)
+
+
+def test_with_training_turned_off_the_page_says_so_and_offers_no_train_button(monkeypatch):
+    monkeypatch.setattr(jobs, "pool", lambda: None)  # what UNROLLED_TRAIN_WORKERS=0 makes it
+    at = page()
+    assert not at.exception
+    assert any("UNROLLED_TRAIN_WORKERS=0" in i.value for i in at.info)
+    assert not at.button
+
+
+@pytest.mark.parametrize("by, words", [("learner", "Stopped."), ("page", "disconnected"), ("server", "shutting down")])
+def test_a_job_ended_without_the_learner_s_stop_says_why(by, words):
+    at = page()
+    at.select_slider(key="train_hidden").set_value(16).run()
+    at.button(key="train_go").click().run()
+    job = the_job(at)
+    jobs.pool().cancel(job, by=by)
+    assert jobs.pool().wait(job, 10) and job.state == "cancelled"
+    at.run()
+    said = [a.value for a in (*at.info, *at.warning)]
+    assert any(words in s for s in said), said
+    if by != "learner":
+        assert not any(s == "Stopped." for s in said)
+
+
+@pytest.mark.browser
+def test_the_typing_while_training_benchmark_runs_and_writes_its_figures(tmp_path):
+    """bench.training_load in brief (a short stop instead of the cap), so that it cannot rot between runs."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "figures.json"
+    command = [sys.executable, "-m", "bench.training_load", "--sessions", "3", "--seconds", "4", "--alone", "3"]
+    run = subprocess.run([*command, "--json", str(out)], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["alone"]["transport"] == "feed" and figures["alone"]["steps_per_s"] > 0
+    assert figures["class"]["steps_per_s"] > 0 and figures["class"]["ended"] == ["Stopped."]
+    assert figures["class"]["typing"]["latencies"] and not figures["class"]["typing"]["errors"]
+    assert max(figures["feed"]["nothing_new_ms"]) < max(figures["feed"]["frame_ms"])
+    assert "one watching page costs the server" in run.stdout

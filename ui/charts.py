@@ -17,32 +17,6 @@ ROW = 40  # characters per row of a heat strip
 WORDS = {"character": "character", "position": "position", "series": "model"}
 
 
-def spec_with_rows(chart_of, rows: list[dict]) -> dict:
-    """The spec of `chart_of(rows)`, built by Altair from the first row only and then given every row. Altair
-    checks and converts inline data row by row: a page of training charts (about 4,000 rows) took 1.6 s that
-    way and a few ms this way. tests/test_train_page.py checks that every row arrives."""
-    sample = rows[:1]
-    built = spec(chart_of(sample))
-
-    def fill(node):  # inline {"values": [...]} anywhere in the spec, or a named dataset
-        if isinstance(node, dict):
-            if node.get("values") == sample:
-                node["values"] = rows
-            for key, value in node.items():
-                if key == "datasets" and isinstance(value, dict):
-                    for name, values in value.items():
-                        if values == sample:
-                            value[name] = rows
-                else:
-                    fill(value)
-        elif isinstance(node, list):
-            for item in node:
-                fill(item)
-
-    fill(built)
-    return built
-
-
 def spec(chart: alt.TopLevelMixin) -> dict:
     """A chart's Vega-Lite spec for st.vega_lite_chart, without Altair's JSON-schema check on every draw: that
     check was most of the cost of a chart here (a heat strip 86 ms with it, 54 ms without). The charts are
@@ -121,11 +95,9 @@ def lines(
     height: int = 280,
     words: dict[str, str] = WORDS,
     points: bool | None = None,
-    flag: str | None = None,
 ) -> alt.Chart:
     """One line per `color` value; optional log axes and a horizontal reference rule at `rule`; points on the
-    line when asked, or by default while there are fewer than 120 rows; a filled point on every row whose
-    boolean field `flag` is true (the Train page marks clipped steps so)."""
+    line when asked, or by default while there are fewer than 120 rows."""
     scale = lambda log: alt.Scale(type="log") if log else alt.Scale(zero=False)  # noqa: E731
     chart = (
         alt.Chart(alt.Data(values=rows))
@@ -141,13 +113,6 @@ def lines(
             ],
         )
     )
-    if flag is not None:
-        marks = alt.Chart(alt.Data(values=rows)).mark_point(
-            filled=True, size=45, shape="triangle-up", stroke="white", strokeWidth=0.5, opacity=0.9
-        )
-        chart += marks.encode(
-            x=alt.X(f"{x}:Q"), y=alt.Y(f"{y}:Q"), color=alt.Color(f"{color}:N", title=None)
-        ).transform_filter(f"datum.{flag}")
     if rule is not None:
         chart += alt.Chart(alt.Data(values=[{"r": rule}])).mark_rule(strokeDash=[4, 4], color="gray").encode(y="r:Q")
     return chart.properties(height=height)
@@ -192,27 +157,4 @@ def matrix(
         letters.properties(width=alt.Step(16), height=18),
         heat.properties(width=alt.Step(16), height=alt.Step(18)),
         spacing=2,
-    )
-
-
-def heatmap(
-    rows: list[dict], x: str, y: str, facet: str, x_title: str, y_title: str, label: str, scheme: str = "viridis"
-) -> alt.Chart:
-    """rows {x, y, facet, v}: one coloured grid per `facet` value, side by side (v may be None: grey)."""
-    return (
-        alt.Chart(alt.Data(values=rows))
-        .mark_rect()
-        .encode(
-            x=alt.X(f"{x}:O", title=x_title, axis=alt.Axis(labelOverlap=True)),
-            y=alt.Y(f"{y}:O", title=y_title, sort="descending", axis=alt.Axis(labelOverlap=True)),
-            color=alt.Color("v:Q", title=label, scale=alt.Scale(scheme=scheme), legend=alt.Legend(orient="bottom")),
-            column=alt.Column(f"{facet}:N", title=None),
-            tooltip=[
-                alt.Tooltip(f"{facet}:N"),
-                alt.Tooltip(f"{y}:O", title=y_title),
-                alt.Tooltip(f"{x}:O", title=x_title),
-                alt.Tooltip("v:Q", title=label, format=".2f"),
-            ],
-        )
-        .properties(width=220, height=160)
     )

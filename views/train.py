@@ -14,25 +14,39 @@ from ui import train as ui
 from ui.i18n import t
 
 
-def progress_panel() -> None:
-    """Reruns POLL seconds apart while the job is queued or running; the whole page once it ends."""
+def queued_panel() -> None:
+    """Reruns POLL seconds apart while the job waits for a worker; the whole page once it runs."""
     job = ui.current_job()
-    progress = st.session_state.get("train_progress")
-    if job is None or progress is None or progress.job_id != job.id:
+    if job is None:
         return
-    messages, state = job.read(progress.read)
-    progress.fold(messages)
-    if state == "queued":
-        place = jobs.pool().position(job)
-        st.info(t("train.queued", place=(place or 0) + 1))
+    if job.state == "queued":
+        st.info(t("train.queued", place=(jobs.pool().position(job) or 0) + 1))
         return
-    if progress.steps:
-        ui.draw(job, progress)
-    elif state == "running":
-        st.markdown(t("train.starting"))
+    st.rerun()  # the whole page: the charts mount and follow the job over the feed
+
+
+def snapshots_panel() -> None:
+    """The fallback when the feed cannot open (a proxy that forwards only Streamlit's own paths): reruns POLL
+    seconds apart, each sending a whole snapshot; the whole page once the job ends."""
+    job = ui.current_job()
+    if job is None:
+        return
+    ui.live_charts(job, live=False)
     if job.ended and st.session_state.get("train_drawn_end") != job.id:
         st.session_state["train_drawn_end"] = job.id
-        st.rerun()  # the whole page: buttons back, the outcome shown
+        st.rerun()
+
+
+def progress(job) -> None:
+    if job.state == "queued":
+        st.fragment(run_every=ui.POLL)(queued_panel)()
+    elif job.ended or not st.session_state.get("train_snapshots"):
+        result = ui.live_charts(job, live=not job.ended)
+        if result.fallback and not job.ended:
+            st.session_state["train_snapshots"] = True
+            st.rerun()
+    else:
+        st.fragment(run_every=ui.POLL)(snapshots_panel)()
 
 
 def type_with(job) -> None:
@@ -109,7 +123,7 @@ def main() -> None:
         if job is not None:
             jobs.pool().cancel(job)
             jobs.pool().forget(job)
-        for key in ("train_job", "train_progress", "train_notes", "train_drawn_end"):
+        for key in ("train_job", "train_snapshots", "train_notes", "train_drawn_end", "train_feed_token"):
             st.session_state.pop(key, None)
         st.rerun()
     notes, unknown = st.session_state.get("train_notes", ([], ""))
@@ -125,7 +139,7 @@ def main() -> None:
         return
     if job.ended:
         outcome(job)
-    st.fragment(run_every=ui.POLL if active else None)(progress_panel)()
+    progress(job)
 
 
 main()

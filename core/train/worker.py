@@ -120,7 +120,6 @@ def run_job(conn, raw: dict) -> None:
     reporter = Reporter(conn, began)
     budget = Budget(conn)
     text = isinstance(run.task, tasks.Text)
-    reporter.note(notes=list(getattr(run.task, "remarks", ())))  # the page says what was done to the text
     reason, evaluated, ran = "steps", began, 0  # ran: the steps run so far
     try:
         while ran < s.max_steps:

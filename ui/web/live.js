@@ -410,15 +410,6 @@ function ask(state) {
   }, RESEND_MS + 10);
 }
 
-function fastUrl(route, token) {
-  // The route sits beside the page, under the same base path (Streamlit's server.baseUrlPath, a host's prefix);
-  // the page's token (from the static part) lets the server bound the sockets one page holds.
-  const url = new URL(route, location.href.split(/[?#]/)[0].replace(/[^/]*$/, ""));
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  url.searchParams.set("token", token);
-  return url;
-}
-
 // The fast path is given up at once, without waiting for a closing handshake a silent server never answers.
 function dropFast(state) {
   const f = state.fast;
@@ -439,7 +430,7 @@ function connectFast(state) {
   f.tries += 1;
   let socket;
   try {
-    socket = new WebSocket(fastUrl(state.fixed.protocol.fast_route, state.fixed.token));
+    socket = new WebSocket(routeUrl(state.fixed.protocol.fast_route, { token: state.fixed.token }));
   } catch {
     return; // a page whose URL cannot take a WebSocket (or a policy that blocks it) stays on the rerun path
   }

@@ -41,6 +41,16 @@ function visible(ch, map) {
   return ch;
 }
 
+// A WebSocket URL for one of the server's own routes (ui/fast.py, ui/train_feed.py): they sit beside the page,
+// under the same base path (Streamlit's server.baseUrlPath, a host's prefix); `params` go in its query (a page's
+// token lets the server check and bound the sockets one page holds).
+function routeUrl(route, params) {
+  const url = new URL(route, location.href.split(/[?#]/)[0].replace(/[^/]*$/, ""));
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, String(v));
+  return url;
+}
+
 function pct(p) {
   return `${Math.round(p * 100)}%`;
 }
