@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import statistics
 import threading
 import time
@@ -73,6 +75,51 @@ def server_cpu(pids: list[int]) -> float:
     return sum(cpu_seconds(p) for p in pids)
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid`, from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [p for p, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def tree_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
+class Split:
+    """Where the machine's CPU went over a phase: the server processes, their training workers, this load
+    generator (its typists and Playwright's calls), and Chromium with Playwright's driver."""
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+        self.began, self.at = time.monotonic(), self.read()
+
+    def read(self) -> dict:
+        workers = [d for p in self.pids for d in descendants(p)]
+        served = set(self.pids) | set(workers)
+        browser = [d for d in descendants(os.getpid()) if d not in served]
+        return {
+            "server": tree_cpu(self.pids),
+            "workers": tree_cpu(workers),
+            "generator": time.process_time(),
+            "browser": tree_cpu(browser),
+        }
+
+    def cores(self) -> dict:
+        now, seconds = self.read(), time.monotonic() - self.began
+        return {k: (now[k] - self.at[k]) / seconds for k in now}
+
+
 def phase_alone(page, pids: list[int], seconds: float) -> dict:
     began, cpu0 = time.monotonic(), server_cpu(pids)
     time.sleep(5)
@@ -109,12 +156,12 @@ def phase_class(browser, page, url: str, pids: list[int], sessions: int, rate: f
         target=lambda: typed.update(asyncio.run(simulate(url, sessions, rate, seconds, 0, pids, "fast")))
     )
     step0, at0 = progress(page)
+    split = Split(pids)
     typists.start()
-    samples = []
     while typists.is_alive():
-        samples.append(progress(page))
         page.wait_for_timeout(1000)
     typists.join()
+    cores = split.cores()
     step1, at1 = progress(page)
     if seconds >= CAP:
         page.wait_for_selector("[data-testid=stAlert]", timeout=60_000)
@@ -126,6 +173,7 @@ def phase_class(browser, page, url: str, pids: list[int], sessions: int, rate: f
     waiting.close()
     return {
         "typing": typed,
+        "cores": cores,
         "steps_per_s": (step1 - step0) / max(1e-9, at1 - at0),
         "ended": said,
         "to_cap": any("the cap in time" in s for s in said),
@@ -191,6 +239,8 @@ def report(result: dict, sessions: int) -> None:
         print(f"  key to the reply with its text: {summary(t['latencies'])}")
     print(f"  errors: {len(t.get('errors', []))}")
     print(f"  server CPU per keystroke: {t.get('cpu_per_key', 0):.1f} ms")
+    split = ", ".join(f"{k} {v:.2f}" for k, v in c["cores"].items())
+    print(f"  cores used meanwhile: {split} (all {sum(c['cores'].values()):.2f})")
     share = c["steps_per_s"] / a["steps_per_s"] if a["steps_per_s"] else float("nan")
     print(f"  the job's steps per second: {c['steps_per_s']:.1f} ({share:.0%} of alone)")
     print(f"  how it ended: {' | '.join(c['ended']) or '?'}; at its cap: {c['to_cap']}; cancelled: {c['cancelled']}")

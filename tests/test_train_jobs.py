@@ -186,8 +186,8 @@ def test_a_worker_gets_full_speed_while_the_server_idles_and_a_floor_while_it_is
     assert budget.share(1.0, 0.0) == 1.0
     assert budget.share(1.0, 0.6) == budget.FLOOR  # 100 people typing in a one-core box
     assert budget.share(2.0, 0.3) == 1.0  # one worker is one thread
-    assert budget.share(2.0, 0.6) == pytest.approx(0.8)
-    assert budget.share(2.0, 0.9, workers=2) == pytest.approx(0.25)  # the floor, split between the workers
+    assert budget.share(2.0, 0.55) == pytest.approx(0.9)  # what the server leaves it, above the floor
+    assert budget.share(2.0, 0.99, workers=2) == pytest.approx(budget.FLOOR)  # the floor, split between the workers
     now, cpu = [0.0], [0.0]
     governor = budget.Governor(1.0, 1, clock=lambda: now[0], cpu=lambda: cpu[0])
     assert governor.sample() == 1.0

@@ -3,16 +3,14 @@ and in Chromium a run whose loss falls, a Stop, and axe-core on the page with it
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bench.common import cpu_seconds
+from bench.training_load import descendants, tree_cpu
 from core.train import jobs, tasks
 from core.train.engine import Settings
 from tests.helpers import SERVERS, component, wait_idle
@@ -208,33 +206,12 @@ def test_in_chromium_the_loss_falls_and_stop_stops(server, browser):
     page_.close()
 
 
-def descendants(pid: int) -> list[int]:
-    """The processes below `pid` (the pool's forkserver and its workers), from /proc."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [pid]
-    while frontier:
-        kids = [p for p, parent in parents.items() if parent in frontier]
-        found += kids
-        frontier = kids
-    return found
-
-
 def training_cores(server_pid: int, seconds: float = 0.5) -> float:
     """Cores the server's training workers used over the next `seconds`."""
 
-    def used() -> float:
-        total = 0.0
-        for pid in descendants(server_pid):
-            with contextlib.suppress(OSError):
-                total += cpu_seconds(pid)
-        return total
-
-    first = used()
+    first = tree_cpu(descendants(server_pid))
     time.sleep(seconds)
-    return (used() - first) / seconds
+    return (tree_cpu(descendants(server_pid)) - first) / seconds
 
 
 @pytest.mark.browser

@@ -17,7 +17,12 @@ from collections import deque
 from pathlib import Path
 
 IDLE = 0.05  # cores: a server using less than this over the last second has nobody to serve
-FLOOR = 0.25  # of the box's cores: what training keeps however busy the server is, so jobs still progress
+# Of the box's cores: what training keeps however busy the server is, so that a job still makes progress. With
+# 100 typists in a one-core box (`python -m bench.training_load --box 690 1`): at 0.35 the job made 20% of its
+# steps per second alone, typing p95 33 ms; at 0.4, 26% and 23 ms; at 0.45 the box's quota ran out in most
+# periods: 19% and 89 ms. A quarter of a core gives less than a quarter of the steps: a worker beside a busy
+# server runs each step slower (caches, preemption) than alone.
+FLOOR = 0.4
 HEADROOM = 2.0  # the workers leave the server this many times its recent use, for its bursts
 WINDOW = 1.0  # seconds of the server's use that set the share
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

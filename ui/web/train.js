@@ -44,7 +44,8 @@ function niceTicks(lo, hi, log) {
     const ticks = [];
     for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) ticks.push(10 ** e);
     const inside = ticks.filter((v) => v >= lo * 0.999 && v <= hi * 1.001);
-    if (inside.length >= 3) return inside;
+    const every = Math.ceil(inside.length / 6); // a vanishing gradient spans tens of decades
+    if (inside.length >= 3) return inside.filter((_, i) => (inside.length - 1 - i) % every === 0);
     return ticks.flatMap((v) => [v, 2 * v, 5 * v]).filter((v) => v >= lo * 0.999 && v <= hi * 1.001);
   }
   const raw = (hi - lo) / 5 || 1;
@@ -136,55 +137,59 @@ function lineChart(lines, opts) {
     root.append(svg("rect", { x: lx, y: 8, width: 12, height: 12, fill: l.color }));
     const name = svg("text", { x: lx + 16, y: 18, class: "legend" }, l.name);
     root.append(name);
-    lx += 28 + 7.5 * l.name.length;
+    lx += 28 + 6.5 * [...l.name].reduce((n, ch) => n + (ch.codePointAt(0) > 0x2e80 ? 2 : 1), 0); // CJK: wide
   }
   return root;
 }
 
-function viridis(t) {
+function rgb(hex) {
+  return [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+}
+
+function viridisRgb(t) {
   const u = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
   const i = Math.min(VIRIDIS.length - 2, Math.floor(u));
-  const [a, b] = [VIRIDIS[i], VIRIDIS[i + 1]].map((c) => [1, 3, 5].map((k) => parseInt(c.slice(k, k + 2), 16)));
-  return `rgb(${a.map((v, k) => Math.round(v + (b[k] - v) * (u - i))).join(",")})`;
+  const [a, b] = [rgb(VIRIDIS[i]), rgb(VIRIDIS[i + 1])];
+  return a.map((v, k) => Math.round(v + (b[k] - v) * (u - i)));
 }
 
-// rows: [{step, model, norms}] -> one panel per model: distance back in time across, steps down (latest on top)
+// rows: [{step, model, norms}] -> one panel per model: distance back in time across, steps down (latest on
+// top). Each panel is a canvas of one pixel per cell, scaled up without smoothing: thousands of cells redrawn
+// several times a second cost the browser little this way, where as many SVG rectangles did not.
 function heatmap(rows, models, names, opts) {
-  const shown = models.filter((a) => rows.some((r) => r.model === a));
-  const W = Math.max(280, opts.width),
-    gap = 16;
-  const pw = (W - gap * (shown.length - 1)) / Math.max(1, shown.length),
-    H = 190;
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H + 34}`, width: W, height: H + 34, role: "img" });
-  root.setAttribute("aria-label", opts.label);
+  const wrap = el("div", "heat");
+  wrap.setAttribute("role", "img");
+  wrap.setAttribute("aria-label", opts.label);
   const logs = rows.flatMap((r) => r.norms.filter((v) => v > 0).map(Math.log10));
-  if (!logs.length) return root;
+  if (!logs.length) return wrap;
   const [lo, hi] = [Math.min(...logs), Math.max(...logs)];
-  shown.forEach((arch, p) => {
+  const panels = el("div", "panels");
+  for (const arch of models.filter((a) => rows.some((r) => r.model === a))) {
     const mine = rows.filter((r) => r.model === arch).sort((a, b) => b.step - a.step);
     const T = Math.max(...mine.map((r) => r.norms.length));
-    const x0 = p * (pw + gap),
-      cw = pw / T,
-      ch = (H - 20) / mine.length;
-    root.append(svg("text", { x: x0 + pw / 2, y: 12, "text-anchor": "middle", class: "legend" }, names[arch]));
+    const canvas = document.createElement("canvas");
+    [canvas.width, canvas.height] = [T, mine.length];
+    const ctx = canvas.getContext("2d");
+    const image = ctx.createImageData(T, mine.length);
     mine.forEach((r, i) => {
       const n = r.norms.length;
-      for (let t = 0; t < n; t++) {
-        const v = r.norms[n - 1 - t]; // distance t back from the end
-        const fillColor = v > 0 ? viridis((Math.log10(v) - lo) / (hi - lo || 1)) : "#d9d9d9";
-        root.append(
-          svg("rect", { x: x0 + t * cw, y: 20 + i * ch, width: cw + 0.3, height: ch + 0.3, fill: fillColor }),
-        );
+      for (let t = 0; t < T; t++) {
+        const v = t < n ? r.norms[n - 1 - t] : 0; // distance t back from the end
+        const [red, green, blue] = v > 0 ? viridisRgb((Math.log10(v) - lo) / (hi - lo || 1)) : [217, 217, 217];
+        image.data.set([red, green, blue, 255], (i * T + t) * 4);
       }
     });
-    root.append(svg("text", { x: x0 + pw / 2, y: H + 14, "text-anchor": "middle", class: "axis" }, opts.xTitle));
-  });
-  const legend = `log10 ||dL/dh||: ${tickLabel(lo)} … ${tickLabel(hi)}`;
-  for (let k = 0; k < 40; k++) {
-    root.append(svg("rect", { x: k * 4, y: H + 22, width: 4.2, height: 10, fill: viridis(k / 39) }));
+    ctx.putImageData(image, 0, 0);
+    const panel = el("div", "panel");
+    panel.append(el("div", "panel-title", names[arch]), canvas, el("div", "axis-title", opts.xTitle));
+    panels.append(panel);
   }
-  root.append(svg("text", { x: 168, y: H + 31, class: "axis" }, legend));
-  return root;
+  const legend = el("div", "heat-legend");
+  const ramp = el("span", "ramp");
+  ramp.style.background = `linear-gradient(to right, ${VIRIDIS.join(", ")})`;
+  legend.append(ramp, document.createTextNode(`log10 ||dL/dh||: ${tickLabel(lo)} … ${tickLabel(hi)}`));
+  wrap.append(panels, legend);
+  return wrap;
 }
 
 // ---- the page
