@@ -169,14 +169,18 @@ def phase_class(browser, page, url: str, pids: list[int], sessions: int, rate: f
         click(page, "Stop")
         page.wait_for_selector("[data-testid=stAlert] >> text=Stopped.", timeout=15_000)
     said = alerts(page)
-    click(waiting, "Stop")
+    stop = waiting.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True)
+    if stop.is_enabled():
+        stop.click()
+    waited = [a for a in alerts(waiting) if "queue" not in a]
     waiting.close()
     return {
         "typing": typed,
         "cores": cores,
         "steps_per_s": (step1 - step0) / max(1e-9, at1 - at0),
         "ended": said,
-        "to_cap": any("the cap in time" in s for s in said),
+        "waiting_job": waited,
+        "to_cap": any("the cap in time" in s or "the cap in steps" in s for s in said),
         "cancelled": any("Stopped." in s or "ended" in s for s in said) and seconds >= CAP,
     }
 
@@ -244,6 +248,7 @@ def report(result: dict, sessions: int) -> None:
     share = c["steps_per_s"] / a["steps_per_s"] if a["steps_per_s"] else float("nan")
     print(f"  the job's steps per second: {c['steps_per_s']:.1f} ({share:.0%} of alone)")
     print(f"  how it ended: {' | '.join(c['ended']) or '?'}; at its cap: {c['to_cap']}; cancelled: {c['cancelled']}")
+    print(f"  the job that waited, when the typing stopped: {' | '.join(c['waiting_job']) or 'running'}")
     if "box" in result:
         b = result["box"]
         print(f"== the box ({b['memory_mb']} MB, {b['cores']:g} cores)")

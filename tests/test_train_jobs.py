@@ -186,8 +186,9 @@ def test_a_worker_gets_full_speed_while_the_server_idles_and_a_floor_while_it_is
     assert budget.share(1.0, 0.0) == 1.0
     assert budget.share(1.0, 0.6) == budget.FLOOR  # 100 people typing in a one-core box
     assert budget.share(2.0, 0.3) == 1.0  # one worker is one thread
-    assert budget.share(2.0, 0.55) == pytest.approx(0.9)  # what the server leaves it, above the floor
-    assert budget.share(2.0, 0.99, workers=2) == pytest.approx(budget.FLOOR)  # the floor, split between the workers
+    assert budget.share(2.0, 0.8) == pytest.approx(2.0 - budget.HEADROOM * 0.8)  # what the others leave it
+    assert budget.share(2.0, 1.3, workers=2) == pytest.approx(budget.FLOOR / 2)  # the floor, split between them
+    assert budget.share(0.5, 0.4) == pytest.approx(budget.FLOOR * 0.5)  # a box smaller than a core
     now, cpu = [0.0], [0.0]
     governor = budget.Governor(1.0, 1, clock=lambda: now[0], cpu=lambda: cpu[0])
     assert governor.sample() == 1.0
@@ -311,11 +312,11 @@ def test_past_its_cap_a_worker_is_hung_by_its_own_cpu_time_not_the_wall_clock():
     assert slot.overdue(job, starved, now) is None
     spinning = jobs.Watch(pid=0, cpu_at_start=0.0)
     spinning.cpu = lambda: 10 + jobs.GRACE + 1
-    assert "past its cap" in slot.overdue(job, spinning, now)
+    assert "past the job's cap" in slot.overdue(job, spinning, now)
     deadlocked = jobs.Watch(pid=0, cpu_at_start=0.0)
     deadlocked.cpu = lambda: 0.0
     assert slot.overdue(job, deadlocked, now) is None
-    assert "past its cap" in slot.overdue(job, deadlocked, job.started + 10 + jobs.STUCK + 1)
+    assert "past the job's cap" in slot.overdue(job, deadlocked, job.started + 10 + jobs.STUCK + 1)
     cancelled = jobs.Watch(pid=0, cpu_at_start=0.0, cancel_sent=now - jobs.CANCEL_WITHIN - 1)
     assert slot.overdue(job, cancelled, now) == ""
 

@@ -1,12 +1,13 @@
-"""How much CPU training may take: the box's cores, the server's own use, and each worker's share of what is left.
+"""How much CPU training may take: the box's cores, what else runs in it, and each worker's share of what is left.
 
 A hosted app runs in a container whose CPU limit is a quota (cgroup `cpu.max`, or v1's `cpu.cfs_quota_us`):
 whatever the training workers burn counts against it, and once a period's quota is spent the whole box, the
 server included, waits for the next period. A worker at the lowest priority still burns the quota while the
 server idles between keystrokes, so priority alone does not protect the people typing: in a one-core box, 100
 typists waited p95 194 ms beside a nice-19 worker, and 61 ms beside one held to a quarter of a core. So the
-workers keep to a share of the cores, set from the server's own recent use (Governor), and run at full speed
-only while the server is idle.
+workers keep to a share of the cores, set from what everything else in the box used lately (Governor): in a
+box with a quota, the server process itself; on a machine without one, every process but the workers (from
+/proc/stat). They run at full speed only while nothing else does.
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
-IDLE = 0.05  # cores: a server using less than this over the last second has nobody to serve
-# Of the box's cores: what training keeps however busy the server is, so that a job still makes progress. With
-# 100 typists in a one-core box (`python -m bench.training_load --box 690 1`): at 0.35 the job made 20% of its
-# steps per second alone, typing p95 33 ms; at 0.4, 26% and 23 ms; at 0.45 the box's quota ran out in most
-# periods: 19% and 89 ms. A quarter of a core gives less than a quarter of the steps: a worker beside a busy
-# server runs each step slower (caches, preemption) than alone.
+IDLE = 0.1  # cores: while everything else uses less than this, nobody needs the CPU
+# A core (or the box, if it is smaller): what training keeps however busy the box is, so that a job still makes
+# progress. With 100 typists in a one-core box (`python -m bench.training_load --box 690 1`): at 0.35 the job
+# made 20% of its steps per second alone, typing p95 33 ms; at 0.4, 24-26% and p95 26-46 ms in five runs; at
+# 0.45 the box's quota ran out in most periods: 19% and 89 ms. A quarter of a core gives less than a quarter of
+# the steps: a worker beside a busy server runs each step slower (caches, preemption) than alone.
 FLOOR = 0.4
-HEADROOM = 2.0  # the workers leave the server this many times its recent use, for its bursts
-WINDOW = 1.0  # seconds of the server's use that set the share
+HEADROOM = 1.5  # the workers leave the others this many times their recent use, for their bursts
+WINDOW = 1.0  # seconds of the others' use that set the share
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -81,13 +83,33 @@ def box_cores() -> float:
     return min(float(cores), quota) if quota else float(cores)
 
 
-def share(cores: float, server_use: float, workers: int = 1) -> float:
-    """Cores one worker may use: all it can (one, a worker being one thread) while the server idles;
-    otherwise what the server leaves with HEADROOM, never below FLOOR of the box split between the workers."""
-    if server_use < IDLE:
+def share(cores: float, others_use: float, workers: int = 1) -> float:
+    """Cores one worker may use: all it can (one, a worker being one thread) while nothing else runs; otherwise
+    what the others leave with HEADROOM, never below FLOOR of a core (or of a smaller box), split between the
+    workers."""
+    if others_use < IDLE:
         return 1.0
-    left = cores - HEADROOM * server_use
-    return min(1.0, max(FLOOR * cores, left) / workers)
+    left = cores - HEADROOM * others_use
+    return min(1.0, max(FLOOR * min(cores, 1.0), left) / workers)
+
+
+def machine_busy() -> float | None:
+    """Seconds of CPU every process on the machine has used, all CPUs together (/proc/stat); None without it."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    return (sum(fields[:8]) - idle) / TICKS
+
+
+def others_cpu(boxed: bool, workers: Callable[[], list[int]]) -> Callable[[], float]:
+    """A clock of the CPU seconds used by everything the workers share the box with. In a box with a quota that
+    is the server process (a container holds nothing else); on a machine without one, every other process, so
+    that a worker also leaves room for what runs beside the server."""
+    if boxed or machine_busy() is None:
+        return time.process_time
+    return lambda: (machine_busy() or 0.0) - sum(process_cpu(pid) or 0.0 for pid in workers())
 
 
 def process_cpu(pid: int) -> float | None:
@@ -100,9 +122,9 @@ def process_cpu(pid: int) -> float | None:
 
 
 class Governor:
-    """The server process's recent CPU use, sampled by the pool's threads, and the share it leaves a worker.
-    The busiest sample of the last WINDOW seconds counts, so a burst of typing lowers the share at once and a
-    lull raises it only after a second."""
+    """The others' recent CPU use (`cpu`: a clock of their CPU seconds, from others_cpu), sampled by the pool's
+    threads, and the share it leaves a worker. The busiest sample of the last WINDOW seconds counts, so a burst
+    of typing lowers the share at once and a lull raises it only after a second."""
 
     def __init__(self, cores: float, workers: int, clock=time.monotonic, cpu=time.process_time):
         self.cores, self.workers, self.clock, self.cpu = cores, workers, clock, cpu
@@ -115,7 +137,7 @@ class Governor:
         if self.samples:
             then, cpu_then = self.samples[-1]
             if now - then > 1e-3:
-                self.uses.append((now, (cpu - cpu_then) / (now - then)))
+                self.uses.append((now, max(0.0, cpu - cpu_then) / (now - then)))  # 0 as a worker is replaced
         self.samples.append((now, cpu))
         while len(self.samples) > 2:
             self.samples.popleft()

@@ -205,13 +205,13 @@ class Slot:
                 if not job.cancel_requested and job.page_gone_for(now) > self.pool.abandon_after:
                     self.pool.cancel(job, by="page")
             if job.cancel_requested and watch.cancel_sent is None:
-                self.conn.send(("cancel",))
+                self.tell(("cancel",))
                 watch.cancel_sent = now
             # The worker's share of the CPU, from the server's own use.
             if now - watch.shared >= SHARE_EVERY:
                 watch.shared = now
                 job.share = self.pool.governor.sample()
-                self.conn.send(("share", job.share))
+                self.tell(("share", job.share))
             message = self.receive()
             if message is None:
                 problem = self.overdue(job, watch, now)
@@ -222,6 +222,13 @@ class Slot:
                 return
             if self.handle(job, message):
                 return
+
+    def tell(self, message: tuple) -> None:
+        """Send the worker a message; a worker that has died meanwhile is found by receive()."""
+        try:
+            self.conn.send(message)
+        except OSError:  # BrokenPipeError and the like
+            pass
 
     def receive(self) -> tuple | None:
         """The worker's next message within POLL seconds, ("died",) if it is gone, None if it said nothing."""
@@ -246,7 +253,7 @@ class Slot:
         spun = cpu is not None and cpu > cap + GRACE
         stuck = now - job.started > cap + (GRACE if cpu is None else STUCK)
         if spun or stuck:
-            return f"the job ran {GRACE:.0f} s past its cap of {cap:g} s and was stopped"
+            return f"its worker kept going {GRACE:.0f} s past the job's cap of {cap:g} s and was stopped"
         return None
 
     def handle(self, job: Job, message: tuple) -> bool:
@@ -280,7 +287,8 @@ class Pool:
         self.workers = workers or default_workers()
         self.max_per_owner = max_per_owner
         self.abandon_after = abandon_after
-        self.governor = budget.Governor(budget.box_cores(), self.workers)
+        others = budget.others_cpu(budget.cgroup_cores() is not None, self.worker_pids)
+        self.governor = budget.Governor(budget.box_cores(), self.workers, cpu=others)
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.context = multiprocessing.get_context(method)
         if method == "forkserver":
@@ -294,6 +302,9 @@ class Pool:
         self.slots = [Slot(self, i) for i in range(self.workers)]
         for slot in self.slots:
             slot.thread.start()
+
+    def worker_pids(self) -> list[int]:
+        return [slot.process.pid for slot in self.slots if slot.process is not None]
 
     def submit(self, settings: Settings, owner: str, watching: Callable[[], bool] | None = None) -> Job:
         """watching: asked every WATCH_EVERY seconds while the job runs; once it has said False for

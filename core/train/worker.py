@@ -83,11 +83,17 @@ class Reporter:
 
 
 class Budget:
-    """Keeps the worker to `share` cores (at most one: a worker is one thread): after each piece of work it rests
-    as long as that work's CPU time asks, listening to the pool meanwhile."""
+    """Keeps the worker to `share` cores (at most one: a worker is one thread), measured over wall time: after
+    each piece of work it rests until the CPU it has used is back within `share` of the time that passed,
+    listening to the pool meanwhile. Time the worker spent waiting for the CPU (a busier process ran) counts
+    towards its rest, so a worker that was held back does not rest as if it had not been; at most CREDIT seconds
+    of unused share carry over, so an idle spell does not turn into a burst that spends a box's quota at once."""
+
+    CREDIT = 0.05
 
     def __init__(self, conn):
         self.conn, self.share, self.stopped = conn, 1.0, False
+        self.debt, self.last = 0.0, time.monotonic()  # CPU seconds used beyond the share, and since when
 
     def listen(self, timeout: float = 0.0) -> None:
         """Take the pool's messages, waiting up to `timeout` seconds for the first."""
@@ -100,12 +106,19 @@ class Budget:
             timeout = 0.0
 
     def rest_after(self, cpu_seconds: float) -> None:
-        """Work that took `cpu_seconds` of CPU at share s is followed by cpu_seconds * (1/s - 1) of rest."""
-        owed = cpu_seconds * (1.0 / self.share - 1.0)
-        until = time.monotonic() + owed
+        """Account for work that took `cpu_seconds` of CPU, and rest while the worker is over its share."""
+        now = time.monotonic()
+        self.debt = max(-self.CREDIT * self.share, self.debt + cpu_seconds - self.share * (now - self.last))
+        self.last = now
         self.listen()
+        if self.share >= 1.0 or self.debt <= 0:
+            return
+        until = now + self.debt / self.share
         while not self.stopped and (left := until - time.monotonic()) > 0:
             self.listen(left)
+        now = time.monotonic()
+        self.debt = max(0.0, self.debt - self.share * (now - self.last))
+        self.last = now
 
 
 def run_job(conn, raw: dict) -> None:
