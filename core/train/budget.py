@@ -20,11 +20,11 @@ from pathlib import Path
 
 IDLE = 0.1  # cores: while everything else uses less than this, nobody needs the CPU
 # A core (or the box, if it is smaller): what training keeps however busy the box is, so that a job still makes
-# progress. With 100 typists in a one-core box (`python -m bench.training_load --box 690 1`): at 0.35 the job
-# made 20% of its steps per second alone, typing p95 33 ms; at 0.4, 24-26% and p95 26-46 ms in five runs; at
-# 0.45 the box's quota ran out in most periods: 19% and 89 ms. A quarter of a core gives less than a quarter of
-# the steps: a worker beside a busy server runs each step slower (caches, preemption) than alone.
-FLOOR = 0.4
+# progress. It trades the job's speed against the typists' latency: with 100 typists in a one-core box the server
+# uses about 0.6 of a core, and once server and worker together pass about 0.95 the box runs out of quota in most
+# periods. Five runs of `python -m bench.training_load --box 690 1` at 0.32: the job kept 24.5-37% of its speed
+# alone, typing p95 33-52 ms; one run at 0.34 gave p95 292 ms (docs/training-beside-a-class.md has the rest).
+FLOOR = 0.32
 HEADROOM = 1.5  # the workers leave the others this many times their recent use, for their bursts
 WINDOW = 1.0  # seconds of the others' use that set the share
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

@@ -90,6 +90,11 @@ class Budget:
     of unused share carry over, so an idle spell does not turn into a burst that spends a box's quota at once."""
 
     CREDIT = 0.05
+    # The worker rests once it is this many seconds' worth of its share ahead (7 ms of CPU at 0.35 of a core):
+    # a step or two in a row between longer rests, rather than a rest after every step, keeps its caches warmer
+    # (a step beside a busy server took 7.8 ms of CPU where it took 6.3 alone), and stays well inside the 100 ms
+    # period of a box's quota.
+    REST_AT = 0.02
 
     def __init__(self, conn):
         self.conn, self.share, self.stopped = conn, 1.0, False
@@ -111,7 +116,7 @@ class Budget:
         self.debt = max(-self.CREDIT * self.share, self.debt + cpu_seconds - self.share * (now - self.last))
         self.last = now
         self.listen()
-        if self.share >= 1.0 or self.debt <= 0:
+        if self.share >= 1.0 or self.debt <= self.REST_AT * self.share:
             return
         until = now + self.debt / self.share
         while not self.stopped and (left := until - time.monotonic()) > 0:
