@@ -73,10 +73,10 @@ CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_BUSY = 1008, 1009, 1013
 UNANSWERED = "the server could not answer this request"  # an error frame's words when something else failed
 
 
-def route_path() -> str:
-    """FAST_ROUTE under server.baseUrlPath: Starlette does not prefix our routes as it does Streamlit's."""
+def route_path(route: str = FAST_ROUTE) -> str:
+    """One of our routes under server.baseUrlPath: Starlette does not prefix them as it does Streamlit's."""
     base = (config.get_option("server.baseUrlPath") or "").strip("/")
-    return f"/{base}{FAST_ROUTE}" if base else FAST_ROUTE
+    return f"/{base}{route}" if base else route
 
 
 def origin_allowed(origin: str | None, host: str | None) -> bool:

@@ -25,7 +25,6 @@ import numpy as np
 import orjson
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from streamlit import config
 
 from core.train import jobs
 from ui import fast
@@ -219,11 +218,6 @@ def cores_used(messages: list[dict]) -> float | None:
 # the route
 
 
-def route_path() -> str:
-    base = (config.get_option("server.baseUrlPath") or "").strip("/")
-    return f"/{base}{TRAIN_ROUTE}" if base else TRAIN_ROUTE
-
-
 def job_token(job_id: int) -> str:
     """A token for one job's feed, signed like the fast path's page tokens: only the page that started the job
     (or was sent this token by it) can watch it."""
@@ -287,4 +281,4 @@ async def endpoint(ws: WebSocket) -> None:
 
 
 def routes() -> list[WebSocketRoute]:
-    return [WebSocketRoute(route_path(), endpoint)]
+    return [WebSocketRoute(fast.route_path(TRAIN_ROUTE), endpoint)]
