@@ -90,7 +90,7 @@ class Budget:
     of unused share carry over, so an idle spell does not turn into a burst that spends a box's quota at once."""
 
     CREDIT = 0.05
-    # The worker rests once it is this many seconds' worth of its share ahead (7 ms of CPU at 0.35 of a core):
+    # The worker rests once it is this many seconds' worth of its share ahead (6 ms of CPU at 0.32 of a core):
     # a step or two in a row between longer rests, rather than a rest after every step, keeps its caches warmer
     # (a step beside a busy server took 7.8 ms of CPU where it took 6.3 alone), and stays well inside the 100 ms
     # period of a box's quota.
