@@ -128,19 +128,16 @@ class Governor:
 
     def __init__(self, cores: float, workers: int, clock=time.monotonic, cpu=time.process_time):
         self.cores, self.workers, self.clock, self.cpu = cores, workers, clock, cpu
-        self.samples: deque[tuple[float, float]] = deque()  # (wall, process CPU)
-        self.uses: deque[tuple[float, float]] = deque()  # (wall, cores used since the previous sample)
+        self.previous: tuple[float, float] | None = None  # (wall, the others' CPU) at the last sample
+        self.uses: deque[tuple[float, float]] = deque()  # (wall, cores used since the sample before)
 
     def sample(self) -> float:
         """The share one worker may take now."""
         now, cpu = self.clock(), self.cpu()
-        if self.samples:
-            then, cpu_then = self.samples[-1]
-            if now - then > 1e-3:
-                self.uses.append((now, max(0.0, cpu - cpu_then) / (now - then)))  # 0 as a worker is replaced
-        self.samples.append((now, cpu))
-        while len(self.samples) > 2:
-            self.samples.popleft()
+        if self.previous is not None and now - self.previous[0] > 1e-3:
+            then, cpu_then = self.previous
+            self.uses.append((now, max(0.0, cpu - cpu_then) / (now - then)))  # 0 as a worker is replaced
+        self.previous = (now, cpu)
         while self.uses and now - self.uses[0][0] > WINDOW:
             self.uses.popleft()
         use = max((u for _, u in self.uses), default=0.0)

@@ -7,7 +7,7 @@ multi-threaded). A page submits a job and reads its progress; the pool keeps the
     pool = jobs.pool()                              # the process-wide pool (None: training turned off)
     job = pool.submit(Settings(...), owner=session, watching=is_connected)
                                                      # InputError if that owner already has MAX_PER_OWNER jobs
-    job.read(since)                                  # progress messages since an index, and the state
+    job.messages[since:], job.state                  # progress so far (ui/train_feed.py folds it), the state
     pool.position(job)                               # its place in the queue (0: next), None once it runs
     pool.cancel(job)                                 # ends it within CANCEL_WITHIN seconds
 
@@ -109,10 +109,6 @@ class Job:
     @property
     def ended(self) -> bool:
         return self.state in ("done", "failed", "cancelled")
-
-    def read(self, since: int = 0) -> tuple[list, str]:
-        """Progress messages from index `since` on, and the state."""
-        return self.messages[since:], self.state
 
     def page_gone_for(self, now: float) -> float:
         """Seconds its page has been disconnected, asking the page's probe now (0 while connected)."""
