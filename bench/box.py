@@ -4,7 +4,7 @@ quota, which the server and its training workers run inside while the load and t
     with Box("unrolled-bench", memory_mb=690, cores=1.0) as box:
         with streamlit_server(prefix=box.enter) as (url, server):
             ...
-        box.peak_mb, box.oom_kills, box.throttled
+        box.peak_mb, box.oom_kills, box.throttled, box.throttled_seconds
 
 Needs root, and a cgroup v1 (the `cpu` and `memory` controllers mounted apart, as on these machines) or v2
 hierarchy that lets it make groups. `systemd-run --scope -p MemoryMax=690M -p CPUQuota=100%` or
@@ -52,6 +52,7 @@ class Box:
             with contextlib.suppress(OSError):  # only where swap accounting is on
                 (self.memory / "memory.memsw.limit_in_bytes").write_text(limit)
         self.throttled_at_start = self.throttled
+        self.waited_at_start = self.throttled_seconds
         self.sampler.start()
         return self
 
@@ -75,18 +76,30 @@ class Box:
                 return int(value)
         return 0
 
-    @property
-    def throttled(self) -> int:
+    def cpu_stat(self, key: str) -> int:
         for line in (self.cpu / "cpu.stat").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "nr_throttled":
+            name, _, value = line.partition(" ")
+            if name == key:
                 return int(value)
         return 0
+
+    @property
+    def throttled(self) -> int:
+        """Periods in which the box ran out of quota."""
+        return self.cpu_stat("nr_throttled")
+
+    @property
+    def throttled_seconds(self) -> float:
+        """How long the box has waited for its quota, all periods together."""
+        if self.v2:
+            return self.cpu_stat("throttled_usec") / 1e6
+        return self.cpu_stat("throttled_time") / 1e9
 
     def __exit__(self, *exc) -> None:
         self.stop.set()
         self.sampler.join(2)
         self.throttled_in_run = self.throttled - self.throttled_at_start
+        self.waited_in_run = self.throttled_seconds - self.waited_at_start
         self.oom_kills_in_run = self.oom_kills
         for folder in {self.cpu, self.memory}:
             with contextlib.suppress(OSError):  # busy while a straggler is still inside; left for the next run

@@ -144,7 +144,7 @@ def phase_alone(page, pids: list[int], seconds: float) -> dict:
     }
 
 
-def phase_class(browser, page, url: str, pids: list[int], sessions: int, rate: float, seconds: float) -> dict:
+def phase_class(browser, page, url: str, pids: list[int], sessions: int, rate: float, seconds: float, box=None) -> dict:
     click(page, "Train")
     page.wait_for_selector(".train-live", timeout=60_000)
     wait_steps(page)
@@ -157,11 +157,13 @@ def phase_class(browser, page, url: str, pids: list[int], sessions: int, rate: f
     )
     step0, at0 = progress(page)
     split = Split(pids)
+    began, quota = time.monotonic(), box_quota(box)
     typists.start()
     while typists.is_alive():
         page.wait_for_timeout(1000)
     typists.join()
     cores = split.cores()
+    waits = {k: v - quota[k] for k, v in box_quota(box).items()} | {"seconds": time.monotonic() - began}
     step1, at1 = progress(page)
     if seconds >= CAP:
         page.wait_for_selector("[data-testid=stAlert]", timeout=60_000)
@@ -180,9 +182,17 @@ def phase_class(browser, page, url: str, pids: list[int], sessions: int, rate: f
         "steps_per_s": (step1 - step0) / max(1e-9, at1 - at0),
         "ended": said,
         "waiting_job": waited,
+        "box_waits": waits if box else None,
         "to_cap": any("the cap in time" in s or "the cap in steps" in s for s in said),
         "cancelled": any("Stopped." in s or "ended" in s for s in said) and seconds >= CAP,
     }
+
+
+def box_quota(box) -> dict:
+    """The box's throttled periods and the seconds it waited for its quota so far (zeros without a box)."""
+    if box is None:
+        return {"throttled": 0, "waited_s": 0.0}
+    return {"throttled": box.throttled, "waited_s": box.throttled_seconds}
 
 
 def feed_costs() -> dict:
@@ -219,14 +229,14 @@ def feed_costs() -> dict:
     }
 
 
-def run(url: str, pids: list[int], args) -> dict:
+def run(url: str, pids: list[int], args, box=None) -> dict:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = launch(p)
         page = train_page(browser, url)
         alone = phase_alone(page, pids, args.alone)
-        crowd = phase_class(browser, page, url, pids, args.sessions, args.rate, args.seconds)
+        crowd = phase_class(browser, page, url, pids, args.sessions, args.rate, args.seconds, box)
         browser.close()
     return {"alone": alone, "class": crowd}
 
@@ -253,6 +263,11 @@ def report(result: dict, sessions: int) -> None:
         b = result["box"]
         print(f"== the box ({b['memory_mb']} MB, {b['cores']:g} cores)")
         print(f"  peak resident {b['peak_mb']:.0f} MB; OOM kills {b['oom_kills']}; throttled periods {b['throttled']}")
+        w = c["box_waits"]
+        print(
+            f"  while they typed ({w['seconds']:.0f} s): throttled in {w['throttled']} periods,"
+            f" waiting {w['waited_s']:.1f} s for quota ({w['waited_s'] / w['seconds']:.1%} of the time)"
+        )
     f = result["feed"]
     print("== the feed, in-process (ui/train_feed.py)")
     for key, what in (("frame_ms", "a frame of new steps"), ("nothing_new_ms", "a look with nothing new")):
@@ -279,7 +294,7 @@ def main(argv=None) -> None:
     elif args.box:
         with Box("unrolled-bench", int(args.box[0]), args.box[1]) as box:
             with streamlit_server(args.root, prefix=box.enter) as (url, server):
-                result = run(url, [server.pid], args)
+                result = run(url, [server.pid], args, box)
         result["box"] = {
             "memory_mb": int(args.box[0]),
             "cores": args.box[1],

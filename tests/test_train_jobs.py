@@ -205,6 +205,54 @@ def test_a_worker_gets_full_speed_while_the_server_idles_and_a_floor_while_it_is
     assert shared == 1.0
 
 
+def test_the_box_s_waits_for_quota_are_read_from_the_group_that_sets_the_quota(tmp_path):
+    proc = tmp_path / "cgroup"
+    proc.write_text("1:cpu,cpuacct:/box/app\n0::/\n")
+    v1 = tmp_path / "v1" / "cpu,cpuacct"
+    for folder, quota in ((v1, "-1"), (v1 / "box", "100000"), (v1 / "box" / "app", "-1")):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "cpu.cfs_quota_us").write_text(quota)
+        (folder / "cpu.cfs_period_us").write_text("100000")
+        (folder / "cpu.stat").write_text("nr_periods 10\nnr_throttled 3\nthrottled_time 7000000\n")
+    (v1 / "box" / "cpu.stat").write_text("nr_periods 900\nnr_throttled 40\nthrottled_time 2500000000\n")
+    waited = budget.quota_waits(proc, tmp_path / "v1")
+    assert waited() == pytest.approx(2.5)  # the box's, not its child's or the root's
+    (v1 / "box" / "cpu.stat").write_text("nr_periods 910\nnr_throttled 41\nthrottled_time 2600000000\n")
+    assert waited() == pytest.approx(2.6)
+    proc.write_text("0::/app\n")
+    make_v2(tmp_path / "v2", "/app", "50000 100000\n")
+    (tmp_path / "v2" / "app" / "cpu.stat").write_text("usage_usec 10\nthrottled_usec 1500000\n")
+    assert budget.quota_waits(proc, tmp_path / "v2")() == pytest.approx(1.5)
+    make_v2(tmp_path / "v2", "/app", "max 100000\n")
+    assert budget.quota_waits(proc, tmp_path / "v2") is None  # no quota, nothing to wait for
+
+
+def test_in_a_box_the_share_climbs_above_the_floor_while_the_box_has_quota_to_spare_and_halves_when_it_waits():
+    now, cpu, waited = [0.0], [0.0], [0.0]
+    governor = budget.Governor(1.0, 1, clock=lambda: now[0], cpu=lambda: cpu[0], waited=lambda: waited[0])
+
+    def quarter(wait: float) -> float:
+        now[0] += 0.25
+        cpu[0] += 0.15  # 100 people typing: the server uses 0.6 of a core
+        waited[0] += wait
+        return governor.sample()
+
+    governor.sample()
+    shares = [quarter(0.0) for _ in range(20)]  # five seconds in which the box never waits
+    assert shares[0] < shares[-1] == pytest.approx(budget.FLOOR + 20 * 0.25 * budget.RISE)
+    assert shares == sorted(shares)
+    backed = quarter(0.25 * budget.WAIT_TARGET * 2)  # a quarter second in which it waited twice the target
+    assert budget.FLOOR < backed < shares[-1]
+    assert backed - budget.FLOOR == pytest.approx((shares[-1] - budget.FLOOR) / 2)
+    for _ in range(30):
+        shared = quarter(0.25 * budget.WAIT_TARGET * 2)
+    assert shared == pytest.approx(budget.FLOOR)  # never below the floor: the job keeps making progress
+    for _ in range(8):  # the class leaves: full speed again, and the climb starts from the floor next time
+        now[0] += 0.25
+        shared = governor.sample()
+    assert shared == 1.0 and governor.extra == 0.0
+
+
 def test_a_live_worker_runs_at_the_lowest_priority_and_the_server_keeps_its_own(pool):
     job = pool.submit(LONG, owner="a")
     wait_running(pool, job)

@@ -284,7 +284,7 @@ class Pool:
         self.max_per_owner = max_per_owner
         self.abandon_after = abandon_after
         others = budget.others_cpu(budget.cgroup_cores() is not None, self.worker_pids)
-        self.governor = budget.Governor(budget.box_cores(), self.workers, cpu=others)
+        self.governor = budget.Governor(budget.box_cores(), self.workers, cpu=others, waited=budget.quota_waits())
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.context = multiprocessing.get_context(method)
         if method == "forkserver":
