@@ -13,7 +13,7 @@ from core.models import models_dir
 from core.predict import sample
 from core.text import cap
 from core.train.backend import REGISTRY as TRAINED
-from ui import fast, i18n, live, panels
+from ui import i18n, live, panels, session
 from ui.i18n import t
 
 st.set_page_config(page_title="Unrolled: watch RNNs think", page_icon="🔁", layout="wide")
@@ -49,7 +49,7 @@ def live_section(models) -> dict:
     """Reruns alone on every request from the live component: one model step per model and one payload."""
     text, was_cut, seq, has = typed()
     names = {mid: panels.display_name(m) for mid, m in models.items()}
-    token = fast.page_token()
+    token = session.page_token()
     try:
         reads = panels.readings(models, text) if text else {}
         data = live.payload(models, names, reads, text, seq, was_cut, has, token)
@@ -91,7 +91,7 @@ def generation_section(models) -> dict[str, str]:
         written = {}
         for mid, model in models.items():
             try:
-                if getattr(model.info, "trained_here", False):  # this session's own: nothing to share
+                if model.info.trained_here:  # this session's own: nothing to share
                     written[mid] = sample(model, text, int(length), float(temperature), seed=int(seed))
                 else:
                     written[mid] = continuation(
@@ -111,7 +111,7 @@ def predict_page() -> None:
     st.title(t("main.title"))
     panels.prose("intro")
     models = load_or_stop()
-    trained = TRAINED.get(fast.page_token())
+    trained = TRAINED.get(session.page_token())
     if trained:
         names = ", ".join(panels.display_name(m) for m in trained.values())
         st.info(t("main.trained_note", names=names), icon=":material/model_training:")

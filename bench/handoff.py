@@ -8,7 +8,7 @@ a no-op to a worker and awaits it, `rounds` times with a pause of `gap` ms befor
 characters a second leave about 8 ms between keys, 100 about 2.5 ms), against the same pauses with no
 hand-off. Two kinds of worker: a one-thread ThreadPoolExecutor through `run_in_executor`, and a thread of
 its own reading a SimpleQueue that settles an asyncio future with one call_soon_threadsafe (what
-ui.fast.Worker does). Process CPU (CLOCK_PROCESS_CPUTIME_ID) per round: the median over `repeats` blocks,
+ui.fast.Replier does). Process CPU (CLOCK_PROCESS_CPUTIME_ID) per round: the median over `repeats` blocks,
 run in turn so that a drift in the machine's speed hits each alike. On a virtual machine a wake-up can cost
 far more than the work it wakes for.
 """
@@ -29,7 +29,7 @@ def nothing() -> None:
 
 
 class QueueWorker:
-    """ui.fast.Worker's hand-off, with a no-op for the job."""
+    """ui.fast.Replier's hand-off, with a no-op for the job."""
 
     def __init__(self):
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()

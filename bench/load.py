@@ -45,6 +45,9 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from bench.common import ROOT, cpu_seconds, percentile, rss_mb, streamlit_server, summary
+from ui.protocol import WRITER_PAUSE_MS
+
+PAUSE = WRITER_PAUSE_MS / 1000  # seconds: the writer asks for continuations once typing has paused this long
 
 PHRASES = [
     " and the king of Denmark is dead",
@@ -223,13 +226,13 @@ class Session:
                 else:
                     await ws.send(self.rerun(self.text, seq))
                     waiting = asyncio.ensure_future(self.until_finished(ws))
-            elif waiting is None and self.pause_every and written_for != self.text and now - last_key >= 0.6:
+            elif waiting is None and self.pause_every and written_for != self.text and now - last_key >= PAUSE:
                 written_for, asked, covered = self.text, time.perf_counter(), []
                 await ws.send(self.write(self.text))
                 waiting = asyncio.ensure_future(self.until_finished(ws))
-            until_next = keys[i] - now if i < len(keys) else 0.6
+            until_next = keys[i] - now if i < len(keys) else PAUSE
             if waiting is None:
-                await asyncio.sleep(max(0.005, min(until_next, last_key + 0.6 - now if self.pause_every else 1)))
+                await asyncio.sleep(max(0.005, min(until_next, last_key + PAUSE - now if self.pause_every else 1)))
                 continue
             done, _ = await asyncio.wait({waiting}, timeout=max(0.005, until_next) if i < len(keys) else 30)
             if waiting in done:

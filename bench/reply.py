@@ -26,48 +26,9 @@ from bench.common import ROOT
 
 PHRASE = " and the king of Denmark is dead"
 
-# runs in each checkout, so that it measures that checkout's ui.fast; reads a gap in ms per line and answers
-# with the mean CPU per reply over one pass of the typing and the models' share of it, in ms
-CHILD = """
-import json, sys, time
-import core.models, core.step
-from ui import fast
-
-models_spent, depth = [0.0], [0]
-
-def timed(run):  # the models' share: time in their runs (the outermost, where one calls another)
-    def wrapped(*args, **kwargs):
-        if depth[0]:
-            return run(*args, **kwargs)
-        depth[0] += 1
-        c0 = time.thread_time()
-        try:
-            return run(*args, **kwargs)
-        finally:
-            models_spent[0] += time.thread_time() - c0
-            depth[0] -= 1
-    return wrapped
-
-core.step.steps = timed(core.step.steps)  # the row steps: a key and the lookahead
-core.models.Model.run = timed(core.models.Model.run)  # the models' own graphs: a full read
-keys, phrase = int(sys.argv[1]), sys.argv[2]
-texts = ["neuron" + (phrase * 10)[:n] for n in range(1, keys + 1)]
-fast.answer(json.dumps({"text": "neuron", "seq": 0}), {})
-print("ready", flush=True)
-for line in sys.stdin:
-    gap = float(line) / 1000
-    readings, spent, models_spent[0] = {}, 0.0, 0.0
-    for seq, text in enumerate(texts, 1):
-        message = json.dumps({"text": text, "seq": seq})
-        if gap:
-            time.sleep(gap)
-        c0 = time.thread_time()
-        reply = fast.answer(message, readings)
-        spent += time.thread_time() - c0
-        if json.loads(reply).get("type") != "reply":
-            raise SystemExit(f"no reply: {reply[:200]}")
-    print(spent / len(texts) * 1000, models_spent[0] / len(texts) * 1000, flush=True)
-"""
+# The child that answers, a file of this checkout run by its path in each checkout's directory and PYTHONPATH,
+# so that it measures that checkout's ui.fast (a baseline needs no copy of it).
+CHILD = Path(__file__).with_name("reply_child.py")
 
 
 class Checkout:
@@ -75,7 +36,7 @@ class Checkout:
         env = {**os.environ, "PYTHONPATH": str(root)}
         self.root = root
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(keys), PHRASE],
+            [sys.executable, "-P", str(CHILD), str(keys), PHRASE],  # -P: not bench/ first on the path (bench/typing.py)
             cwd=root,
             env=env,
             stdin=subprocess.PIPE,

@@ -37,12 +37,12 @@ from core.train.cells import TRAINABLE
 from core.train.engine import Net, Run, Settings
 from core.train.tasks import Text
 
-SPEED = {"steps": 50, "batch": 32, "hidden": 64, "vocab": 65}
+SPEED = {"seq_len": 50, "batch": 32, "hidden": 64, "vocab": 65}
 UNROLLS = (25, 50, 100, 200)
 RECALL_CELLS = tuple(a for a in TRAINABLE if a != "gru")  # the article's pair: the plain RNN and the LSTM
 RECALL = Settings(task="recall", k=20, cells=RECALL_CELLS, hidden=64, lr=1e-2, clip=1.0, seed=0)
 RECALL_BUDGET = {"steps": 6000, "seconds": 60.0}
-TEXT = {"hidden": 128, "steps": 25, "batch": 32, "lr": 1e-2, "clip": 1.0, "seed": 0}
+TEXT = {"hidden": 128, "seq_len": 25, "batch": 32, "lr": 1e-2, "clip": 1.0, "seed": 0}
 TEXT_SECONDS, EVALUATE_EVERY = 20.0, 1.0
 KN_ORDER = 5  # the best order on the excerpt's split (3: 2.86 bits, 4: 2.54, 5: 2.51, 6: 2.52, 7: 2.55)
 
@@ -107,10 +107,10 @@ def torch_steps(step: TorchStep, n: int) -> list[float]:
 
 def speed(rounds: int, n: int) -> tuple[dict, dict]:
     ours, theirs = {a: [] for a in TRAINABLE}, {a: [] for a in TRAINABLE}
-    baselines = {a: TorchStep(a, SPEED["steps"]) for a in TRAINABLE}
+    baselines = {a: TorchStep(a, SPEED["seq_len"]) for a in TRAINABLE}
     for _ in range(rounds):
         for arch in TRAINABLE:
-            ours[arch] += numpy_steps(arch, SPEED["steps"], n)
+            ours[arch] += numpy_steps(arch, SPEED["seq_len"], n)
             theirs[arch] += torch_steps(baselines[arch], n)
     return (
         {a: 1 / statistics.median(t) for a, t in ours.items()},
@@ -186,7 +186,7 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="every part briefly: a smoke test, not figures")
     args = parser.parse_args(argv)
     quick = args.quick
-    print(f"one core; T = {SPEED['steps']}, batch {SPEED['batch']}, hidden {SPEED['hidden']}, vocab {SPEED['vocab']}")
+    print(f"one core; T = {SPEED['seq_len']}, batch {SPEED['batch']}, hidden {SPEED['hidden']}, vocab {SPEED['vocab']}")
     (ours, theirs), (raw_ours, raw_theirs) = speed(rounds=1 if quick else 3, n=3 if quick else 30)
     print(f"\n{'cell':6} {'numpy steps/s':>14} {'p95 ms':>7} {'torch steps/s':>14} {'p95 ms':>7} {'ratio':>6}")
     for a in TRAINABLE:

@@ -206,13 +206,13 @@ def feed_costs() -> dict:
     job = jobs.Job(1, "bench", Settings())
     job.state = "running"
     for n in range(300):
-        steps = [
+        rows = [
             {"arch": a, "step": n * 10 + i, "loss": 1.0, "norm": 0.5, "clipped": 0.5, "ms": 3.0, "cpu_ms": 3.0}
             for i in range(10)
             for a in TRAINABLE
         ]
         dh = {a: [0.01] * 22 for a in TRAINABLE}
-        job.messages.append({"steps": steps, "dh_norms": dh, "step": n * 10 + 10, "elapsed": 0.2 * n, "share": 1.0})
+        job.messages.append({"rows": rows, "dh_norms": dh, "ran": n * 10 + 10, "elapsed": 0.2 * n, "share": 1.0})
 
     def timed(build, repeat: int) -> list[float]:
         out = []

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -182,10 +183,63 @@ class ModelEntry:
     back_sha256: str | None
     task_spec: TaskSpec | None
     tracking_units: tuple[TrackingUnit, ...]
+    trained_here: bool = False  # a shipped model (core/train/backend.TrainedInfo: True)
 
     @property
     def state_names(self) -> tuple[str, ...]:
         return STATE_NAMES[self.arch]
+
+
+class ModelInfo(Protocol):
+    """What every model's `info` says of it, read-only: a shipped model's ModelEntry, or a model trained on the
+    Train page (core/train/backend.TrainedInfo)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def arch(self) -> str: ...  # one of ARCHS
+    @property
+    def task(self) -> str: ...  # one of TASKS
+    @property
+    def vocab(self) -> Vocab: ...
+    @property
+    def params(self) -> int: ...
+    @property
+    def hidden_size(self) -> int: ...
+    @property
+    def layers(self) -> int: ...
+    @property
+    def test_nats_per_char(self) -> float | None: ...
+    @property
+    def training_steps(self) -> int: ...
+    @property
+    def training_seconds(self) -> float: ...
+    @property
+    def trained_here(self) -> bool: ...  # trained in this session on the Train page: the page marks it so
+    @property
+    def state_names(self) -> tuple[str, ...]: ...
+
+
+class LanguageModel(Protocol):
+    """What the predict path (core/predict.py, core/step.py), the memory lab and the pages use of a model:
+    core.models.Model (onnxruntime) and core.train.backend.TrainedModel (numpy) both have all of it.
+
+    `run(tokens (batch, time), state)` returns `logits` (batch, time, vocab), each state's `<name>_out` as
+    (batch, layers, hidden), and `hidden`; a state of None is a fresh start. `stepper` makes the lookahead's
+    rows from one state (core/step.py), None where the model has none. `cell` and `back` are the analysis cell
+    and its backward step for the memory lab, None with `cell_problem` saying why."""
+
+    info: ModelInfo
+    state_names: list[str]
+    stepper: object | None
+    cell: object | None
+    back: object | None
+    cell_problem: str
+
+    @property
+    def id(self) -> str: ...
+    def zero_state(self, batch_size: int = 1) -> dict[str, np.ndarray]: ...
+    def run(self, tokens: np.ndarray, state: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]: ...
 
 
 def _fail(entry: str, message: str):

@@ -1,8 +1,7 @@
-"""From logits to what a learner sees: distributions, top-k, surprisal, and sampled continuations.
-
-The one place where softmax, temperature and sampling live; models only ever return raw logits. (The one
-exception is the lookahead's step graph, core/step.py, which ranks its rows' guesses itself because it is
-faster there.)
+"""From logits to what a learner sees: distributions, the likeliest guesses, surprisal, and sampled
+continuations. Models only ever return raw logits; the rules that turn them into probabilities, a ranking and
+a drawn character are core/sampling.py's, which the Train page's numpy models share. (The lookahead's step
+graph, core/step.py, ranks its rows' guesses itself because it is faster there.)
 """
 
 from __future__ import annotations
@@ -13,10 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core import step
+from core import sampling, step
 from core.checks import SEED_MAX, integer, number
+from core.contract import LanguageModel
 from core.errors import InputError
-from core.models import Model
 from core.text import normalize
 
 # 0.01 already picks the top guess almost always; far smaller ones divide the scores into infinities (5e-324
@@ -27,7 +26,7 @@ MAX_GENERATE = 2000  # characters one sample() call writes at most (the page ask
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     temperature = number("temperature", temperature, MIN_TEMPERATURE, MAX_TEMPERATURE)
-    return step.distributions(np.asarray(logits, dtype=np.float64) / temperature)
+    return sampling.distributions(np.asarray(logits, dtype=np.float64) / temperature)
 
 
 # p is floored before -log2 p at float64's smallest normal number: a probability that underflowed to 0 reads as
@@ -73,13 +72,13 @@ class Reading:
             return self.probs.copy()
         return softmax(self.logits[-1], temperature)
 
-    def likeliest(self, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-        """The k likeliest next token ids, most likely first (ties to the lower id), and their probabilities:
-        top_k() of next_probs() as two arrays, from the ranking the step already made where it ranked k."""
-        if self.ranked is not None and len(self.ranked[0]) >= k:
+    def likeliest(self, top: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """The `top` likeliest next token ids, most likely first (ties to the lower id), and their probabilities:
+        top_k() of next_probs() as two arrays, from the ranking the step already made where it ranked as many."""
+        if self.ranked is not None and len(self.ranked[0]) >= top:
             ids, p = self.ranked
-            return ids[:k], p[:k]
-        ids, p = step.ranked(self.probs[None], k)
+            return ids[:top], p[:top]
+        ids, p = sampling.ranked(self.probs[None], top)
         return ids[0], p[0]
 
     def surprisal_bits(self) -> np.ndarray:
@@ -113,7 +112,7 @@ def tally(logits: np.ndarray, ids: np.ndarray, start: int = 0, previous: Reading
     return {"bits": bits, "guesses": guesses, "guess_p": guess_p, "probs": probs[-1]}
 
 
-def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
+def read(model: LanguageModel, text: str, previous: Reading | None = None) -> Reading:
     """Run `text` through `model`, reusing `previous` up to the last checkpoint before the first changed
     character: typing at the end runs one step, a backspace at most CHECKPOINT_EVERY."""
     text = normalize(text)
@@ -122,7 +121,7 @@ def read(model: Model, text: str, previous: Reading | None = None) -> Reading:
     ids = np.concatenate([previous.ids, vocab.ids(text[len(previous.text) :])]) if appended else vocab.ids(text)
     if appended and len(ids) == len(previous.ids) + 1:
         ahead = previous.ahead.get(int(ids[-1]))
-        if ahead is None and len(previous.ids) and getattr(model, "stepper", None) is not None:
+        if ahead is None and len(previous.ids) and model.stepper is not None:
             # a key the lookahead did not cover (or a reply that left the lookahead out): one row of the
             # same step, cheaper than a run of the model's own graph
             ahead = step.next_steps(model, previous.state, ids[-1:], 1), 0
@@ -179,52 +178,50 @@ def extended(previous: Reading, text: str, ids: np.ndarray, out: dict, r: int, s
 
 
 def lookahead(
-    model: Model, reading: Reading, k: int = 5, rows: np.ndarray | None = None
+    model: LanguageModel, reading: Reading, top: int = 5, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The top-k next characters after the text plus each of `rows` (token ids; default every token), in one
-    batched step from the reading's state: ids (R, k) and probabilities (R, k), row r for the text followed by
-    token rows[r]. With it the page shows the right predictions the moment a key lands, before the server has
-    read that key."""
+    """The `top` likeliest next characters after the text plus each of `rows` (token ids; default every token),
+    in one batched step from the reading's state: ids (R, top) and probabilities (R, top), row r for the text
+    followed by token rows[r]. With it the page shows the right predictions the moment a key lands, before the
+    server has read that key."""
     vocab_size = len(model.info.vocab)
     tokens = np.arange(vocab_size, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     listed = tokens.tolist()  # checked in Python: a reply's numpy calls on 16 numbers cost more than the work
     if tokens.ndim != 1 or not listed or min(listed) < 0 or max(listed) >= vocab_size:
         raise InputError(f"lookahead rows are token ids from 0 to {vocab_size - 1}")
-    out = step.steps(model, reading.state, tokens, k)
+    out = step.steps(model, reading.state, tokens, top)
     # kept for the key that comes next (read() takes its row from here); rows are sliced only when used
     reading.ahead.update((token, (out, r)) for r, token in enumerate(listed))
     return out["top_ids"], out["top_p"]
 
 
-def top_k(probs: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
-    """The k most likely token ids with their probabilities, most likely first."""
-    k = max(1, min(k, len(probs)))
-    ids = np.argsort(-probs, kind="stable")[:k].tolist()  # a vocabulary is small: one sort beats a partition
-    return list(zip(ids, probs[ids].tolist(), strict=True))
+def top_k(probs: np.ndarray, top: int = 5) -> list[tuple[int, float]]:
+    """The `top` most likely token ids with their probabilities, most likely first."""
+    ids, p = sampling.ranked(probs[None], max(1, min(top, len(probs))))
+    return list(zip(ids[0].tolist(), p[0].tolist(), strict=True))
 
 
 def sample(
-    model: Model, prompt: str, length: int = 200, temperature: float = 0.8, k: int | None = None, seed: int = 0
+    model: LanguageModel,
+    prompt: str,
+    length: int = 200,
+    temperature: float = 0.8,
+    top: int | None = None,
+    seed: int = 0,
 ) -> str:
-    """One-to-many: continue `prompt` for `length` characters (at most MAX_GENERATE). Same seed, same text."""
+    """One-to-many: continue `prompt` for `length` characters (at most MAX_GENERATE), drawing each from the `top`
+    likeliest (None: from all). Same seed, same text."""
     length = integer("length", length, 0, MAX_GENERATE)
     temperature = number("temperature", temperature, MIN_TEMPERATURE, MAX_TEMPERATURE)
-    if k is not None:
-        k = integer("k", k, 1, len(model.info.vocab))
+    if top is not None:
+        top = integer("top", top, 1, len(model.info.vocab))
     rng = np.random.default_rng(integer("seed", seed, 0, SEED_MAX))
     vocab = model.info.vocab
     reading = read(model, prompt or "\n")  # no start token was trained: an empty prompt starts a line
     logits, state = reading.logits[-1], reading.state
     out = []
     for _ in range(length):
-        probs = softmax(logits, temperature)
-        probs[vocab.unk_id] = 0.0  # never write the unknown token as if it were a character
-        if k:
-            keep = [i for i, _ in top_k(probs, k)]
-            probs[np.setdiff1d(np.arange(len(probs)), keep)] = 0.0
-        # what rng.choice(p=...) does, without its checks of p on every character (half the loop's time)
-        cdf = np.cumsum(probs)
-        token = int(np.searchsorted(cdf / cdf[-1], rng.random(), side="right"))
+        token = sampling.draw(logits, rng, temperature, vocab.unk_id, top)
         out.append(vocab.tokens[token])
         step = model.run(np.array([[token]], dtype=np.int64), state)
         logits, state = step["logits"][0, -1], {n: step[f"{n}_out"] for n in model.state_names}

@@ -27,26 +27,13 @@ import onnxruntime as ort
 
 from core.checks import checked_tokens
 from core.errors import ModelFileError
+from core.sampling import distributions, ranked
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ACTIVATIONS = {"RNN": [b"Tanh"], "LSTM": [b"Sigmoid", b"Tanh", b"Tanh"]}
-TOLERANCE = 1e-4
-PROBE_K = 5  # of the logits' scale: float32 sums in another order differ by ~1e-6
-
-
-def ranked(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k likeliest tokens of each row of probabilities (R, V), most likely first (ties to the lower id, as
-    onnxruntime's TopK), and their probabilities: (R, k) each."""
-    ids = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    return ids, np.take_along_axis(probs, ids, axis=1)
-
-
-def distributions(logits: np.ndarray) -> np.ndarray:
-    """Each row of logits (..., V) as probabilities, in float64 (core.predict.softmax at temperature 1)."""
-    z = np.asarray(logits, dtype=np.float64)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+TOLERANCE = 1e-4  # of the logits' scale: float32 sums in another order differ by ~1e-6
+PROBE_TOP = 5  # guesses compared on the probe
 
 
 class Table:
@@ -57,12 +44,12 @@ class Table:
         # (V, 1, V): a model without state gives nothing else a row is read for (its hidden layer is the lab's)
         logits = model.run(tokens)["logits"]
         self.out = {"logits": logits, "probs": distributions(logits[:, 0])}
-        self.tops: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # k -> the top k after each token
+        self.tops: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # top -> the `top` likeliest after each token
 
-    def __call__(self, state, tokens: np.ndarray, k: int) -> dict[str, np.ndarray]:
-        if k not in self.tops:
-            self.tops[k] = ranked(self.out["probs"], k)
-        ids, p = self.tops[k]
+    def __call__(self, state, tokens: np.ndarray, top: int) -> dict[str, np.ndarray]:
+        if top not in self.tops:
+            self.tops[top] = ranked(self.out["probs"], top)
+        ids, p = self.tops[top]
         return {**{name: value[tokens] for name, value in self.out.items()}, "top_ids": ids[tokens], "top_p": p[tokens]}
 
 
@@ -164,7 +151,7 @@ class Recurrent:
         embed, w, r, b = weights["embed"], weights["W"][0], weights["R"][0], weights["B"][0]
         gates, H = w.shape[0], r.shape[1]
         self.op, self.hidden = op, H
-        self.ks: dict[int, np.ndarray] = {}  # k as the graph takes it
+        self.tops: dict[int, np.ndarray] = {}  # top as the graph's TopK takes it (its input `k`)
         constants = {
             "x_rows": embed @ w.T + b[:gates],  # (V, G*H): each character's x W^T + Wb
             "r_t": r.T,  # (H, G*H)
@@ -207,14 +194,15 @@ class Recurrent:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         # the binding's own run, where this onnxruntime has it: InferenceSession.run's Python checks of the feed
-        # (which is always this graph's own) were a tenth of the call
+        # (which is always this graph's own) were a tenth of the call. Private: tests/test_step.py fails if the
+        # pinned onnxruntime drops it, rather than letting every keystroke slow down unseen.
         self.run = getattr(getattr(self.session, "_sess", None), "run", self.session.run)
 
-    def __call__(self, state: dict, tokens: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    def __call__(self, state: dict, tokens: np.ndarray, top: int) -> dict[str, np.ndarray]:
         H, n = self.hidden, len(tokens)
-        if k not in self.ks:
-            self.ks[k] = np.array([k], np.int64)
-        feed = {"tokens": tokens, "k": self.ks[k]}
+        if top not in self.tops:
+            self.tops[top] = np.array([top], np.int64)
+        feed = {"tokens": tokens, "k": self.tops[top]}
         feed.update((name, value.reshape(1, H)) for name, value in state.items())
         logits, h_new, probs, top_p, top_ids, *c_new = self.run(self.outputs, feed, None)
         out = {"logits": logits.reshape(n, 1, -1), "h_out": h_new.reshape(n, 1, H)}
@@ -261,25 +249,24 @@ def graph_weights(path) -> tuple[str, dict]:
     return cell.op_type, weights
 
 
-def next_steps(model, state: dict | None, tokens: np.ndarray, k: int) -> dict[str, np.ndarray]:
+def next_steps(model, state: dict | None, tokens: np.ndarray, top: int) -> dict[str, np.ndarray]:
     """One step from `state` (batch 1; None: a fresh start) for each of `tokens` (R,): the outputs of
-    model.run(), each (R, 1, ...), each row's distribution `probs` (R, V, float64), and the top k guesses after
-    each row, `top_ids` and `top_p` (R, k).
+    model.run(), each (R, 1, ...), each row's distribution `probs` (R, V, float64), and the `top` likeliest
+    guesses after each row, `top_ids` and `top_p` (R, top).
     Through the model's row step where it has one (core.models.Model.stepper), else as a batch of R."""
     tokens = checked_tokens(np.asarray(tokens)[:, None], len(model.info.vocab))[:, 0]
-    return steps(model, state, tokens, k)
+    return steps(model, state, tokens, top)
 
 
-def steps(model, state: dict | None, tokens: np.ndarray, k: int) -> dict[str, np.ndarray]:
+def steps(model, state: dict | None, tokens: np.ndarray, top: int) -> dict[str, np.ndarray]:
     """next_steps() for tokens already checked: int64 (R,), each inside the vocabulary."""
-    k = max(1, min(k, len(model.info.vocab)))
+    top = max(1, min(top, len(model.info.vocab)))
     state = state or model.zero_state()
-    stepper = getattr(model, "stepper", None)  # the Train page's numpy models have none
-    if stepper is not None:
-        return stepper(state, tokens, k)
+    if model.stepper is not None:  # the Train page's numpy models have none
+        return model.stepper(state, tokens, top)
     out = model.run(tokens[:, None], {n: np.repeat(s, len(tokens), axis=0) for n, s in state.items()})
     out["probs"] = distributions(out["logits"][:, 0])
-    out["top_ids"], out["top_p"] = ranked(out["probs"], k)
+    out["top_ids"], out["top_p"] = ranked(out["probs"], top)
     return out
 
 
@@ -309,9 +296,9 @@ def probe(model, step) -> None:
     rng = np.random.default_rng(0)
     state = {n: rng.standard_normal((1, *shape)).astype(np.float32) * 0.5 for n, shape in model.state_shapes.items()}
     want = model.run(tokens[:, None], {n: np.repeat(s, vocab, axis=0) for n, s in state.items()})
-    got = step(state, tokens, PROBE_K)
+    got = step(state, tokens, PROBE_TOP)
     want["probs"] = distributions(want["logits"][:, 0])
-    want["top_ids"], want["top_p"] = ranked(want["probs"], PROBE_K)
+    want["top_ids"], want["top_p"] = ranked(want["probs"], PROBE_TOP)
     if not np.isin(got["top_ids"], want["top_ids"]).all():  # the same guesses (ties may come in either order)
         raise ModelFileError("its step's top guesses differ from onnxruntime's")
     for name in ("logits", "probs", "top_p", *(f"{n}_out" for n in model.state_names)):

@@ -237,7 +237,7 @@ def test_sampling_is_seeded_and_never_writes_the_unknown_token(models):
     assert one == sample(model, "ROMEO.\n", 80, temperature=1.0, seed=7)
     assert one != sample(model, "ROMEO.\n", 80, temperature=1.0, seed=8)
     assert len(one) == 80 and "<unk>" not in one
-    assert len(sample(model, "", 10, k=3, seed=1)) == 10
+    assert len(sample(model, "", 10, top=3, seed=1)) == 10
 
 
 def test_odd_input_is_scored_not_refused(models):

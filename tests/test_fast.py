@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from bench.common import ROOT, streamlit_server
-from ui import fast
+from ui import door, fast
 from ui.protocol import SEQ_MAX
 
 SECRET = "test-fast-path-secret"  # the server signs page tokens with its cookie secret; so does this test
@@ -31,7 +31,7 @@ def server():
 
 
 def socket(url: str, token: str | None = "", origin: str | None = "same", path: str = "/api/live"):
-    token = fast.issue_token() if token == "" else token
+    token = door.issue_token() if token == "" else token
     query = "" if token is None else f"?token={token}"
     same = "{0.scheme}://{0.netloc}".format(urlparse(url))
     headers = {} if origin is None else {"Origin": same if origin == "same" else origin}
@@ -92,7 +92,7 @@ def test_a_message_over_the_size_cap_is_refused_and_the_socket_closed(server):
         assert frame["type"] == "error" and "at most" in frame["problem"]
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
-    assert closed.value.rcvd.code == fast.CLOSE_TOO_BIG
+    assert closed.value.rcvd.code == door.CLOSE_TOO_BIG
 
 
 def test_a_long_text_is_cut_to_the_cap_as_on_the_page(server):
@@ -103,7 +103,7 @@ def test_a_long_text_is_cut_to_the_cap_as_on_the_page(server):
 
 def test_a_flood_is_answered_with_too_many_messages_then_cut_off(server):
     with socket(server) as ws:
-        for seq in range(fast.BURST * 3):
+        for seq in range(door.BURST * 3):
             try:
                 ws.send(json.dumps({"text": "a", "seq": seq}))
             except ConnectionClosed:
@@ -115,11 +115,11 @@ def test_a_flood_is_answered_with_too_many_messages_then_cut_off(server):
         except ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd else None
     assert any(f["type"] == "error" and f["problem"] == "too many messages" for f in frames)
-    assert code == fast.CLOSE_POLICY
+    assert code == door.CLOSE_POLICY
 
 
 def test_one_page_holds_at_most_its_share_of_sockets(server):
-    token = fast.issue_token()
+    token = door.issue_token()
     with contextlib.ExitStack() as stack:
         held = [stack.enter_context(socket(server, token=token)) for _ in range(fast.MAX_PER_PAGE)]
         for ws in held:
@@ -155,11 +155,11 @@ def test_the_route_follows_the_base_url_path():
 
 
 def test_the_rate_limit_lets_a_page_s_pace_through_and_cuts_off_a_flood_that_never_pauses():
-    bucket = fast.Bucket()
-    assert all(bucket.take() for _ in range(fast.BURST))  # a burst is fine
-    refused = sum(not bucket.take() for _ in range(fast.BURST + 5))
-    assert refused > fast.BURST - 5 and bucket.refused > fast.BURST - 5
-    bucket.at -= fast.BURST / fast.RATE  # it waited long enough for the bucket to refill
+    bucket = door.Bucket()
+    assert all(bucket.take() for _ in range(door.BURST))  # a burst is fine
+    refused = sum(not bucket.take() for _ in range(door.BURST + 5))
+    assert refused > door.BURST - 5 and bucket.refused > door.BURST - 5
+    bucket.at -= door.BURST / door.RATE  # it waited long enough for the bucket to refill
     assert bucket.take() and bucket.refused == 0
 
 

@@ -206,7 +206,7 @@ def test_each_helper_is_defined_once_in_the_prelude_and_joined_in_front_of_every
 
 
 def test_a_reply_without_the_lookahead_still_follows_the_schema_and_draws_the_same():
-    """What the fast path answers while it is behind (ui.fast.SHED_AT): the same views, no lookahead rows."""
+    """What the fast path answers while it is behind (ui.fast.Replier.SHED_AT): the same views, no lookahead rows."""
     full = json.loads(fast.answer(json.dumps({"text": "To be, or", "seq": 1}), {}))
     shed = json.loads(fast.answer(json.dumps({"text": "To be, or", "seq": 1}), {}, ahead=False))
     assert shed.pop("type") == "reply" and problems(shed, Reply) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import step
+from core import sampling, step
 from core.errors import InputError, ModelFileError
 from core.models import Model, load_models
 from core.predict import lookahead, read
@@ -22,7 +22,7 @@ def models() -> dict[str, Model]:
 def batch_of_rows(model, state, tokens, k):
     """What the rows are by definition: the model's own graph on R copies of the state."""
     out = model.run(tokens[:, None], {n: np.repeat(s, len(tokens), axis=0) for n, s in state.items()})
-    ids, p = step.ranked(step.distributions(out["logits"][:, 0]), k)
+    ids, p = sampling.ranked(sampling.distributions(out["logits"][:, 0]), k)
     return out, ids, p
 
 
@@ -45,7 +45,7 @@ def test_every_shipped_model_has_a_row_step_equal_to_its_graph(models, mid):
     np.testing.assert_array_equal(got["top_ids"], ids)
     np.testing.assert_allclose(got["top_p"], p, atol=1e-5)
     assert got["probs"].dtype == np.float64  # the next key's surprisal is read from it
-    np.testing.assert_allclose(got["probs"], step.distributions(want["logits"][:, 0]), atol=1e-5)
+    np.testing.assert_allclose(got["probs"], sampling.distributions(want["logits"][:, 0]), atol=1e-5)
 
 
 def test_a_typed_key_the_lookahead_covered_reads_as_a_fresh_read(models):
@@ -94,3 +94,13 @@ def test_rows_outside_the_vocabulary_are_refused(models):
         step.next_steps(model, None, np.array([0, len(model.info.vocab)]), 5)
     with pytest.raises(InputError):
         step.next_steps(model, None, np.array([-1]), 5)
+
+
+def test_the_pinned_onnxruntime_has_the_private_run_the_row_step_calls(models):
+    """core/step.py calls the binding's own run (InferenceSession._sess.run), skipping the public run's checks of
+    a feed that is always its own. Should an onnxruntime upgrade drop it, the row step would fall back to the
+    public run without a word and every keystroke would cost more: this fails first."""
+    recurrent = [m.stepper for m in models.values() if isinstance(m.stepper, step.Recurrent)]
+    assert recurrent, "no shipped model has a recurrent row step"
+    for stepper in recurrent:
+        assert stepper.run == stepper.session._sess.run

@@ -14,7 +14,7 @@ from core.train.engine import Run, Settings
 
 @pytest.fixture(scope="module")
 def trained():
-    run = Run(Settings(task="text", cells=cells.TRAINABLE, hidden=32, steps=25, lr=1e-2))
+    run = Run(Settings(task="text", cells=cells.TRAINABLE, hidden=32, seq_len=25, lr=1e-2))
     for n in range(60):
         run.step(n)
     return {a: backend.TrainedModel(f"yours-{a}", run.nets[a].weights(), steps=60) for a in run.nets}, run

@@ -60,10 +60,10 @@ def test_the_curriculum_raises_the_lag_to_k():
 def test_a_text_task_holds_out_its_tail_and_reads_rare_characters_as_unknown():
     common = "the quick brown fox jumps over the lazy dog. " * 20
     rare = "".join(chr(0x4E00 + i) for i in range(150))  # 150 characters seen once each
-    task = tasks.Text.from_text(common + rare, steps=20, seed=1)
+    task = tasks.Text.from_text(common + rare, seq_len=20, seed=1)
     assert len(task.vocab) <= tasks.MAX_VOCAB + 1
     assert len(task.unknown) == len(set(common + rare)) - tasks.MAX_VOCAB
-    assert any("read as the unknown token" in note for note in task.notes)
+    assert any("read as the unknown token" in str(note) for note in task.notes)
     assert len(task.val) == int(len(common + rare) * tasks.HELD_OUT)
     x, y = task.batch_at(4)
     assert x.shape == y.shape == (32, 20) and np.array_equal(x[:, 1:], y[:, :-1])
@@ -88,8 +88,8 @@ def test_bad_text_gets_a_clear_message(text, message):
 def test_a_long_text_is_cut_and_says_so_and_control_characters_go():
     text = ("To be, or not to be, that is the question.\x07\n" * 3000)[: tasks.MAX_TEXT + 5000]
     task = tasks.Text.from_text(text)
-    assert any("cut to its first 100,000" in note for note in task.notes)
-    assert any("control characters removed" in note for note in task.notes)
+    assert any("cut to its first 100,000" in str(note) for note in task.notes)
+    assert any("control characters removed" in str(note) for note in task.notes)
     assert "\x07" not in task.vocab.tokens
 
 
@@ -100,7 +100,7 @@ def test_the_excerpt_ships_and_trains():
 
 
 def test_a_step_reports_loss_norms_through_time_and_milliseconds_and_the_loss_falls():
-    run = Run(Settings(task="text", cells=("rnn",), hidden=32, steps=20, lr=1e-2, seed=0))
+    run = Run(Settings(task="text", cells=("rnn",), hidden=32, seq_len=20, lr=1e-2, seed=0))
     first = run.step(0)["rnn"]
     assert first.dh_norms.shape == (20,) and np.all(first.dh_norms > 0) and first.ms > 0
     assert first.clipped <= 1.0 + 1e-6 and first.norm >= first.clipped
@@ -134,8 +134,8 @@ def test_an_overflow_to_inf_stops_that_cell_with_a_message():
         {"lr": 10.0},
         {"task": "recall", "k": 1},
         {"task": "recall", "k": 500, "batch": 2},
-        {"steps": 1},
-        {"steps": 500, "batch": 2, "cells": ("gru",)},
+        {"seq_len": 1},
+        {"seq_len": 500, "batch": 2, "cells": ("gru",)},
     ],
     ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()),
 )
@@ -156,7 +156,7 @@ def test_every_setting_at_its_extremes_trains_a_step(change):
         ({"lr": 11.0}, "learning rate"),
         ({"task": "recall", "k": 501}, "k"),
         ({"task": "recall", "k": 0}, "k"),
-        ({"steps": 501}, "steps"),
+        ({"seq_len": 501}, "sequence length"),
         ({"cells": ()}, "cells"),
         ({"cells": ("ff",)}, "cells"),
         ({"cells": ("rnn", "rnn")}, "cells"),

@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 
 from core.train import jobs
 from core.train.engine import Settings
-from ui import fast, train_feed
+from ui import door, train_feed
 
 ARCHS = ("rnn", "lstm")
 
@@ -40,7 +40,7 @@ def message(first: int, steps: int, elapsed: float, cpu_ms: float = 5.0, clip_ev
                 }
             )
     dh = {arch: [0.1 * (t + 1) for t in range(6)] for arch in ARCHS}
-    return {"steps": rows, "dh_norms": dh, "step": first + steps, "elapsed": elapsed, "share": 1.0}
+    return {"rows": rows, "dh_norms": dh, "ran": first + steps, "elapsed": elapsed, "share": 1.0}
 
 
 def a_job(messages: int = 0, steps: int = 10, **kw) -> jobs.Job:
@@ -137,7 +137,7 @@ def test_the_feed_lets_in_only_the_job_s_own_page(feed, token):
         None: None,
         "forged": f"{job.id}-x.0123456789abcdef0123456789abcdef",
         "another job": train_feed.job_token(8),  # signed, but for a job the pool does not hold
-        "no job": f"{nonce}.{fast._sign(nonce)}",
+        "no job": door.issue_token(nonce),
     }[token]
     with pytest.raises((InvalidStatus, ConnectionClosed)), open_feed(url, token) as ws:
         ws.recv(timeout=5)

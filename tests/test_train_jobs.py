@@ -34,18 +34,18 @@ def test_a_job_trains_every_cell_and_hands_back_weights(pool):
     assert pool.wait(job, 60), job.state
     assert job.state == "done", job.error
     result = job.result
-    assert result["reason"] == "steps" and result["steps"] == 40
+    assert result["reason"] == "steps" and result["ran"] == 40
     assert set(result["weights"]) == set(QUICK.cells)
     lstm = result["weights"]["lstm"]
     assert lstm["arch"] == "lstm" and lstm["vocab"][0] == "<unk>" and lstm["params"]["w_hh"].shape == (64, 16)
-    steps = [s for m in job.messages for s in m["steps"]]
+    steps = [row for m in job.messages for row in m["rows"]]
     assert sorted({s["step"] for s in steps}) == list(range(40))
     assert {s["arch"] for s in steps} == set(QUICK.cells)
     assert all(len(m["dh_norms"][a]) == QUICK.k + 2 for m in job.messages if m["dh_norms"] for a in m["dh_norms"])
 
 
 def test_progress_arrives_at_least_four_times_a_second_and_the_time_cap_holds(pool):
-    job = pool.submit(Settings(task="text", cells=("lstm",), hidden=256, steps=200, max_seconds=3), owner="a")
+    job = pool.submit(Settings(task="text", cells=("lstm",), hidden=256, seq_len=200, max_seconds=3), owner="a")
     assert pool.wait(job, 30)
     assert job.state == "done" and job.result["reason"] == "seconds"
     ran = job.finished - job.started
@@ -321,9 +321,9 @@ def test_a_job_reports_exactly_the_steps_it_ran(pool, cap):
     job = pool.submit(Settings(task="recall", k=5, hidden=16, **limits), owner="a")
     assert pool.wait(job, 60) and job.state == "done"
     assert job.result["reason"] == {"max_seconds": "seconds", "max_steps": "steps"}[cap]
-    ran = {s["step"] for m in job.messages for s in m["steps"] if s["arch"] == "lstm"}
+    ran = {row["step"] for m in job.messages for row in m["rows"] if row["arch"] == "lstm"}
     assert ran == set(range(len(ran)))
-    assert job.result["steps"] == len(ran) == job.result["evaluation"]["step"] == job.messages[-1]["step"]
+    assert job.result["ran"] == len(ran) == job.result["evaluation"]["step"] == job.messages[-1]["ran"]
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pins the worker and a hog to one core of two")
@@ -379,7 +379,7 @@ def test_old_ended_jobs_are_dropped(pool):
 
 def test_the_pool_records_the_cost_of_a_step_against_t(pool):
     for unroll in (10, 40):
-        job = pool.submit(Settings(task="text", cells=("rnn",), steps=unroll, max_steps=30), owner="a")
+        job = pool.submit(Settings(task="text", cells=("rnn",), seq_len=unroll, max_steps=30), owner="a")
         assert pool.wait(job, 60) and job.state == "done"
     assert set(pool.timings) == {("rnn", 10), ("rnn", 40)}
     assert pool.timings[("rnn", 40)] > pool.timings[("rnn", 10)]  # BPTT's cost grows with T

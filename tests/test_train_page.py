@@ -280,13 +280,13 @@ def test_the_main_page_runs_this_session_s_trained_models_beside_the_shipped_one
     from core.train.backend import REGISTRY, TrainedModel
     from core.train.engine import Run
     from tests.helpers import component
-    from ui import fast
+    from ui import door, fast
 
-    run = Run(Settings(task="text", cells=("lstm",), hidden=16, steps=20))
+    run = Run(Settings(task="text", cells=("lstm",), hidden=16, seq_len=20))
     for n in range(5):
         run.step(n)
     at = AppTest.from_file("../unrolled.py", default_timeout=TIMEOUT)
-    token = fast.issue_token()
+    token = door.issue_token()
     at.session_state["fast_token"] = token
     held = REGISTRY.put(token, {"yours-lstm": TrainedModel("yours-lstm", run.nets["lstm"].weights(), 5, 1.0, 4.0)})
     try:
@@ -299,7 +299,7 @@ def test_the_main_page_runs_this_session_s_trained_models_beside_the_shipped_one
         assert card["name"] == "Your LSTM"
         reply = json.loads(fast.answer(json.dumps({"text": "To be", "seq": 1}), {}, token=token))
         assert "yours-lstm" in reply["views"]  # the keystroke route finds them by the page's token
-        other = json.loads(fast.answer(json.dumps({"text": "To be", "seq": 1}), {}, token=fast.issue_token()))
+        other = json.loads(fast.answer(json.dumps({"text": "To be", "seq": 1}), {}, token=door.issue_token()))
         assert "yours-lstm" not in other["views"]  # and no other page does
     finally:
         REGISTRY.drop(token)
@@ -326,9 +326,9 @@ def test_what_was_done_to_a_text_is_said_in_both_languages():
 
     rare = "".join(chr(0x4E00 + i) for i in range(120))
     task = tasks.Text.from_text(rare + "To be, or not to be.\x07\n" * 6000)  # cut, controls, rare
-    assert {kind for kind, _ in task.remarks} == set(tasks.NOTES)
+    assert {note.kind for note in task.notes} == set(tasks.NOTES)
     for lang in LANGS:
-        for kind, figures in task.remarks:
+        for kind, figures in task.notes:
             said = catalogue(lang)[f"train.note_{kind}"].format(**figures)
             assert all(str(v) in said for v in figures.values()), (lang, said)
 

@@ -20,14 +20,13 @@ import math
 import numpy as np
 import streamlit as st
 
-from core.contract import UNK
-from core.models import Model
+from core.contract import UNK, LanguageModel
 from core.predict import Reading, lookahead, surprisal
 from core.text import VISIBLE
 from ui import i18n, protocol
 from ui.assets import script, styles
 from ui.i18n import strings, t
-from ui.protocol import AHEAD_ROWS, TOP_K, UNROLLED_STEPS, Card, Reply, Static, Steps, View, Writer
+from ui.protocol import AHEAD_ROWS, TOP_K, UNROLLED_STEPS, WRITER_PAUSE_MS, Card, Reply, Static, Steps, View, Writer
 
 LIVE_STRINGS = (  # drawn by ui/web/live.js; {placeholders} are filled in there
     "live.surprise_title",
@@ -81,7 +80,7 @@ def unrolled_steps(reading: Reading, steps: int = UNROLLED_STEPS) -> Steps:
     }
 
 
-def likely_next(models: dict[str, Model], probs: dict[str, np.ndarray], n: int = AHEAD_ROWS) -> list[str]:
+def likely_next(models: dict[str, LanguageModel], probs: dict[str, np.ndarray], n: int = AHEAD_ROWS) -> list[str]:
     """The n characters the models together find likeliest next (summed probability; the unknown token is
     never one): the keys the lookahead covers. Models with the same vocabulary (the shipped ones) are summed
     as arrays, and only the union of vocabularies goes through Python."""
@@ -101,7 +100,7 @@ def likely_next(models: dict[str, Model], probs: dict[str, np.ndarray], n: int =
     return sorted(score, key=score.__getitem__, reverse=True)[:n]
 
 
-def model_view(model: Model, reading: Reading, probs: np.ndarray, keys: list[str]) -> View:
+def model_view(model: LanguageModel, reading: Reading, probs: np.ndarray, keys: list[str]) -> View:
     """What the page draws for one model after one text (`probs` is its next-character distribution), plus
     what it needs to draw the next keystroke alone when that key is one of `keys` (none: every key waits for
     the server)."""
@@ -124,7 +123,7 @@ def model_view(model: Model, reading: Reading, probs: np.ndarray, keys: list[str
     }
 
 
-def model_card(model: Model, name: str) -> Card:
+def model_card(model: LanguageModel, name: str) -> Card:
     entry = model.info
     return {
         "id": model.id,
@@ -145,17 +144,17 @@ def model_card(model: Model, name: str) -> Card:
     }
 
 
-def unknown_chars(models: dict[str, Model], text: str) -> list[str]:
+def unknown_chars(models: dict[str, LanguageModel], text: str) -> list[str]:
     """The characters of `text` that no model's vocabulary holds: one set difference, instead of a Python
     test of each distinct character against each model on every reply."""
     return sorted(set(text).difference(*(m.info.vocab.index for m in models.values())))
 
 
-def static_key(models: dict[str, Model]) -> str:
+def static_key(models: dict[str, LanguageModel]) -> str:
     return i18n.lang() + ":" + ",".join(models)
 
 
-def views(models: dict[str, Model], reads: dict[str, Reading], ahead: bool = True) -> dict[str, View]:
+def views(models: dict[str, LanguageModel], reads: dict[str, Reading], ahead: bool = True) -> dict[str, View]:
     # the readings' own distributions (read, never written here): a copy for each was one more numpy call
     probs = {mid: reading.probs for mid, reading in reads.items()}
     keys = likely_next(models, probs) if ahead else []
@@ -163,7 +162,7 @@ def views(models: dict[str, Model], reads: dict[str, Reading], ahead: bool = Tru
 
 
 def reply(
-    models: dict[str, Model], reads: dict[str, Reading], text: str, seq: int, cut: bool, ahead: bool = True
+    models: dict[str, LanguageModel], reads: dict[str, Reading], text: str, seq: int, cut: bool, ahead: bool = True
 ) -> Reply:
     """What changes with the text: the same for the rerun path and the fast path (ui/fast.py), and free of the
     page's language, so the fast path needs no Streamlit session to build it."""
@@ -176,7 +175,7 @@ def reply(
     }
 
 
-def static_parts(models: dict[str, Model], names: dict[str, str], token: str) -> Static:
+def static_parts(models: dict[str, LanguageModel], names: dict[str, str], token: str) -> Static:
     """What does not change while typing: cards, vocabularies, words and the protocol's constants."""
     return {
         "label": t("live.label"),
@@ -189,7 +188,7 @@ def static_parts(models: dict[str, Model], names: dict[str, str], token: str) ->
 
 
 def payload(
-    models: dict[str, Model],
+    models: dict[str, LanguageModel],
     names: dict[str, str],
     reads: dict[str, Reading],
     text: str,
@@ -211,6 +210,7 @@ def payload(
 def writer_payload(for_text: str, written: dict[str, str], names: dict[str, str], tail: int = 60) -> Writer:
     """Each model's continuation of `for_text`, shown after the text's last `tail` characters."""
     return {
+        "pause_ms": WRITER_PAUSE_MS,
         "for_text": for_text,
         "prompt_tail": for_text[-tail:],
         "cut_before": len(for_text) > tail,

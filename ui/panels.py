@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.contract import ARCHS, display_rank
+from core.contract import ARCHS, LanguageModel, display_rank
 from core.errors import UnrolledError
 from core.models import Model, load_models
 from core.predict import Reading, read
@@ -41,9 +41,9 @@ def prose(name: str) -> None:
     st.markdown(i18n.prose(name))
 
 
-def display_name(model: Model) -> str:
+def display_name(model: LanguageModel) -> str:
     name = i18n.t(f"arch.{model.info.arch}") if model.info.arch in ARCHS else model.info.arch
-    return i18n.t("train.yours", name=name) if getattr(model.info, "trained_here", False) else name
+    return i18n.t("train.yours", name=name) if model.info.trained_here else name
 
 
 def go_to_main_page() -> None:
@@ -52,7 +52,7 @@ def go_to_main_page() -> None:
     st.switch_page(st.Page(lambda: None, url_path="predict_page"))
 
 
-def readings(models: dict[str, Model], text: str) -> dict[str, Reading]:
+def readings(models: dict[str, LanguageModel], text: str) -> dict[str, Reading]:
     """Each model's reading of `text`, reusing this user's previous reading when the text only grew."""
     previous = st.session_state.get("readings", {})
     current = {mid: read(model, text, previous.get(mid)) for mid, model in models.items()}

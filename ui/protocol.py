@@ -92,7 +92,7 @@ class Static(TypedDict):
     visible: dict[str, str]  # how whitespace is drawn (core.text.VISIBLE)
     protocol: Constants
     models: list[Card]  # in display order
-    token: str  # this page's token for the fast path (ui.fast.issue_token); the socket's URL carries it
+    token: str  # this page's token for the fast path (ui.session.page_token); the socket's URL carries it
 
 
 class Reply(TypedDict):
@@ -123,7 +123,11 @@ class Written(TypedDict):
     text: str  # the continuation
 
 
+WRITER_PAUSE_MS = 600  # the writer asks for continuations once typing has paused this long
+
+
 class Writer(TypedDict):
+    pause_ms: int  # WRITER_PAUSE_MS
     for_text: str  # the text continued: the page shows the continuations only while the box holds it
     prompt_tail: str  # the end of for_text, shown before each continuation
     cut_before: bool  # whether for_text is longer than prompt_tail

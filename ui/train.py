@@ -18,8 +18,10 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.errors import InputError
 from core.train import cells, jobs, tasks
+from core.train.backend import REGISTRY as TRAINED
+from core.train.backend import TrainedModel
 from core.train.engine import Settings
-from ui import train_feed
+from ui import session, train_feed
 from ui.assets import script, styles
 from ui.i18n import t
 
@@ -97,12 +99,12 @@ def settings_from_controls(experiment: str) -> Settings:
         text = st.text_area(t("train.paste"), key="train_text", height=160, placeholder=t("train.paste_hint"))
     if not chosen:
         raise InputError(t("train.no_cells"))
-    return Settings(task="text", text=text, steps=unroll, **common).checked()
+    return Settings(task="text", text=text, seq_len=unroll, **common).checked()
 
 
-def remark(kind: str, figures: dict) -> str:
-    """One of the text task's remarks (core/train/tasks.py), in the page's language."""
-    return t(f"train.note_{kind}", **figures)
+def note_text(note: tasks.Note) -> str:
+    """One of the text task's notes, in the page's language."""
+    return t(f"train.note_{note.kind}", **note.figures)
 
 
 def check_text(settings: Settings) -> tuple[list[str], str]:
@@ -111,19 +113,60 @@ def check_text(settings: Settings) -> tuple[list[str], str]:
     again from the same text."""
     if settings.task != "text" or settings.text is None:
         return [], ""
-    task = tasks.Text.from_text(settings.text, steps=settings.steps)
-    return [remark(kind, figures) for kind, figures in task.remarks], task.unknown
+    task = tasks.Text.from_text(settings.text, seq_len=settings.seq_len)
+    return [note_text(note) for note in task.notes], task.unknown
+
+
+# -----------------------------------------------------------------------------
+# the job's life: start, stop, reset, and what a finished one leaves
+
+SESSION_KEYS = ("train_job", "train_snapshots", "train_notes", "train_drawn_end", "train_feed_token")
 
 
 def start(settings: Settings) -> None:
+    """Submit a job for this session (InputError when it may not: 2 jobs already, a full queue), and say what
+    was done to its text."""
+    notes, unknown = check_text(settings)
     job = jobs.pool().submit(settings, owner=owner(), watching=connected())
     st.session_state["train_job"] = job.id
+    st.session_state["train_notes"] = notes, unknown
     st.session_state.pop("train_snapshots", None)
 
 
-def current_job():
+def current_job() -> jobs.Job | None:
     job_id, pool = st.session_state.get("train_job"), jobs.pool()
     return None if job_id is None or pool is None else pool.get(job_id)
+
+
+def stop(job: jobs.Job) -> None:
+    """The learner's Stop: the job ends within CANCEL_WITHIN seconds, and its page says "Stopped."."""
+    jobs.pool().cancel(job, by="learner")
+
+
+def reset(job: jobs.Job | None) -> None:
+    """Forget the job (stopping it first) and everything the page kept of it."""
+    if job is not None:
+        jobs.pool().cancel(job, by="learner")
+        jobs.pool().forget(job)
+    for key in SESSION_KEYS:
+        st.session_state.pop(key, None)
+
+
+def trained_models(job: jobs.Job) -> dict[str, TrainedModel]:
+    """A finished text job's cells as models the main page runs beside the shipped ones (none for an exploded
+    cell)."""
+    r = job.result
+    bits = r["evaluation"]["scores"]
+    return {
+        f"yours-{a}": TrainedModel(f"yours-{a}", w, r["ran"], r["seconds"], bits.get(a))
+        for a, w in r["weights"].items()
+    }
+
+
+def keep_trained(job: jobs.Job) -> None:
+    """Put the job's models on the main page for this session: the session owns them (its state holds them),
+    the process-wide registry only finds them by the page's token (core/train/backend.py)."""
+    st.session_state["trained_models"] = TRAINED.put(session.page_token(), trained_models(job))
 
 
 # -----------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """The Train page's feed: what its charts are fed while a job trains, and the WebSocket that pushes it.
 
-Why: the page used to read its job from a fragment 2.5 times a second and rebuild seven Altair charts with
-every row each time, about 88 ms of the server's CPU per read under the GIL (0.22 of a core per watching page),
-where the fast path's worker waited for it. Now the browser keeps the series and draws them (ui/web/train.js),
-a page's full run sends it a snapshot, and while the job runs this route pushes only what is new: a frame of
-the steps since the last one, a few times a second, and nothing at all when nothing is new. A page whose socket
-cannot open falls back to a fragment that sends snapshots (views/train.py).
+Why: rebuilding a job's charts on the server on every read cost 0.22 of a core per watching page, under the GIL
+the fast path's thread waits for. So the browser keeps the series and draws them (ui/web/train.js), a page's
+full run sends it a snapshot, and while the job runs this route pushes only what is new: a frame of the steps
+since the last one, a few times a second, and nothing at all when nothing is new. A watching page costs the
+server about 0.01 of a core (`python -m bench.training_load`). A page whose socket cannot open falls back to a
+fragment that sends snapshots (views/train.py).
 
 A frame (`Frame`) holds the progress messages `since`..`to` of one job, folded into columns; a page applies a
 frame only when it holds exactly `since` messages, and asks for a snapshot otherwise. `Ended` tells the page to
@@ -27,13 +27,15 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from core.train import jobs
-from ui import fast
+from core.train.messages import Report, State, StepRow
+from ui import door
 
 log = logging.getLogger(__name__)
 
 TRAIN_ROUTE = "/api/train"  # under server.baseUrlPath, beside the fast path's
 PUSH_EVERY = 0.25  # seconds between looks at a job for new progress (the worker reports 5 times a second)
 MAX_SOCKETS = 64  # per process; a page beyond it falls back to snapshots
+MAX_PER_JOB = 4  # sockets one job's token may hold at once: its page uses one, a reconnect may overlap it
 MAX_POINTS = 300  # points per model a snapshot keeps for each chart: longer runs are binned to this many
 HEAT_ROWS = 60  # snapshots of the gradient through time a snapshot keeps per model
 SLOWED = 0.5  # CPU seconds per second over the job's last SLOWED_OVER seconds below which the page says so
@@ -73,7 +75,7 @@ class Frame(TypedDict):
     job: int
     since: int  # the messages a page must hold to apply this frame (0 for a snapshot)
     to: int  # the messages it holds after applying it
-    state: str  # the job's: queued, running, done, failed, cancelled
+    state: State  # the job's
     step: int  # steps run so far
     elapsed: float  # seconds since the job started
     share: float  # the cores its worker was last allowed
@@ -91,14 +93,14 @@ class Frame(TypedDict):
 class Ended(TypedDict):
     type: Literal["ended"]
     job: int
-    state: str
+    state: State
 
 
-def _clipped(step: dict) -> bool:
-    return step["clipped"] < step["norm"] * (1 - 1e-6)
+def _clipped(row: StepRow) -> bool:
+    return row["clipped"] < row["norm"] * (1 - 1e-6)
 
 
-def fold(job: jobs.Job, since: int, messages: list[dict]) -> Frame:
+def fold(job: jobs.Job, since: int, messages: list[Report]) -> Frame:
     """Progress messages since..since+len(messages) of `job`, folded into one frame."""
     series: dict[str, Series] = {}
     clipped: dict[str, int] = {}
@@ -108,19 +110,19 @@ def fold(job: jobs.Job, since: int, messages: list[dict]) -> Frame:
     samples: dict[str, Sample] = {}
     step, elapsed, share = 0, 0.0, job.share
     for m in messages:
-        step, elapsed, share = m["step"], m["elapsed"], m.get("share", share)
-        for s in m["steps"]:
-            arch = s["arch"]
+        step, elapsed, share = m["ran"], m["elapsed"], m.get("share", share)
+        for row in m["rows"]:
+            arch = row["arch"]
             columns = series.setdefault(arch, Series(step=[], loss=[], norm=[], clipped=[], cpu_ms=[]))
-            was_clipped = _clipped(s)
-            columns["step"].append(s["step"] + 1)
-            columns["loss"].append(s["loss"] / LN2)
-            columns["norm"].append(s["norm"])
+            was_clipped = _clipped(row)
+            columns["step"].append(row["step"] + 1)
+            columns["loss"].append(row["loss"] / LN2)
+            columns["norm"].append(row["norm"])
             columns["clipped"].append(int(was_clipped))
-            columns["cpu_ms"].append(s["cpu_ms"])
+            columns["cpu_ms"].append(row["cpu_ms"])
             clipped[arch] = clipped.get(arch, 0) + was_clipped
         for arch, norms in m["dh_norms"].items():
-            heat.append(HeatRow(step=m["step"], model=arch, norms=norms))
+            heat.append(HeatRow(step=m["ran"], model=arch, norms=norms))
             latest[arch] = norms
         if "evaluation" in m:
             e = m["evaluation"]
@@ -196,7 +198,7 @@ def thinned(heat: list[HeatRow], rows: int = HEAT_ROWS) -> list[HeatRow]:
     return out
 
 
-def cores_used(messages: list[dict]) -> float | None:
+def cores_used(messages: list[Report]) -> float | None:
     """The CPU time the job's steps took over its last SLOWED_OVER seconds, per second of wall time: below
     SLOWED (wall time more than twice CPU time) the server is serving other people first, or holding the worker
     to its share. None while the job is too young to say."""
@@ -211,7 +213,7 @@ def cores_used(messages: list[dict]) -> float | None:
     wall = end - recent[-1]["elapsed"]
     if wall < SLOWED_OVER * 0.75:
         return None
-    return sum(s["cpu_ms"] for m in recent[:-1] for s in m["steps"]) / 1000 / wall
+    return sum(row["cpu_ms"] for m in recent[:-1] for row in m["rows"]) / 1000 / wall
 
 
 # -----------------------------------------------------------------------------
@@ -221,20 +223,17 @@ def cores_used(messages: list[dict]) -> float | None:
 def job_token(job_id: int) -> str:
     """A token for one job's feed, signed like the fast path's page tokens: only the page that started the job
     (or was sent this token by it) can watch it."""
-    nonce = f"{job_id}-{secrets.token_urlsafe(9)}"
-    return f"{nonce}.{fast._sign(nonce)}"
+    return door.issue_token(f"{job_id}-{secrets.token_urlsafe(9)}")
 
 
-def job_of(token: str | None) -> jobs.Job | None:
+def job_of(token: str) -> jobs.Job | None:
+    """The job a valid token names, if the pool still has it."""
     pool = jobs.pool()
-    if pool is None or not fast.token_valid(token):
-        return None
-    head = token.split("-", 1)[0]
-    return pool.get(int(head)) if head.isdigit() and len(head) < 12 else None
+    head = door.token_nonce(token).split("-", 1)[0]
+    return pool.get(int(head)) if pool is not None and head.isdigit() and len(head) < 12 else None
 
 
-class Sockets:
-    open = 0  # this process's feed sockets (the event loop alone changes it)
+DOOR = door.Door(MAX_SOCKETS, MAX_PER_JOB)  # this process's feed sockets (the event loop alone uses it)
 
 
 def dumps(message: Frame | Ended) -> str:
@@ -242,19 +241,15 @@ def dumps(message: Frame | Ended) -> str:
 
 
 async def endpoint(ws: WebSocket) -> None:
-    if not fast.origin_allowed(ws.headers.get("origin"), ws.headers.get("host")):
-        await ws.close(code=fast.CLOSE_POLICY)
-        return
-    job = job_of(ws.query_params.get("token"))
+    token = ws.query_params.get("token")
+    refusal = DOOR.refusal(ws.headers.get("origin"), ws.headers.get("host"), token)
+    job = job_of(token) if refusal is None else None
     if job is None:
-        await ws.close(code=fast.CLOSE_POLICY)
-        return
-    if Sockets.open >= MAX_SOCKETS:
-        await ws.close(code=fast.CLOSE_BUSY)  # the page falls back to snapshots
+        await ws.close(code=refusal or door.CLOSE_POLICY)  # refused or full: the page falls back to snapshots
         return
     raw_since = ws.query_params.get("since", "0")
     since = min(int(raw_since), len(job.messages)) if raw_since.isdigit() and len(raw_since) < 9 else 0
-    Sockets.open += 1
+    DOOR.enter(token)
     try:
         await ws.accept()
         gone = asyncio.ensure_future(ws.receive())  # the page sends nothing: any message, or a close, ends it
@@ -277,8 +272,8 @@ async def endpoint(ws: WebSocket) -> None:
     except Exception:  # never a traceback to the page; it falls back to snapshots
         log.exception("train feed: a socket failed")
     finally:
-        Sockets.open -= 1
+        DOOR.leave(token)
 
 
 def routes() -> list[WebSocketRoute]:
-    return [WebSocketRoute(fast.route_path(TRAIN_ROUTE), endpoint)]
+    return [WebSocketRoute(door.route_path(TRAIN_ROUTE), endpoint)]

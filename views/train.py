@@ -7,9 +7,7 @@ import streamlit as st
 
 from core.errors import InputError
 from core.train import jobs
-from core.train.backend import REGISTRY as TRAINED
-from core.train.backend import TrainedModel
-from ui import fast, panels
+from ui import panels
 from ui import train as ui
 from ui.i18n import t
 
@@ -58,13 +56,7 @@ def type_with(job) -> None:
         st.markdown(t("train.type_text_only"))
         return
     if st.button(t("train.type_with"), help=t("train.type_help"), icon=":material/keyboard:", key="train_type"):
-        r = job.result
-        bits = r["evaluation"]["scores"]
-        trained = {
-            f"yours-{a}": TrainedModel(f"yours-{a}", w, r["steps"], r["seconds"], bits.get(a))
-            for a, w in weights.items()
-        }
-        st.session_state["trained_models"] = TRAINED.put(fast.page_token(), trained)  # the session owns them
+        ui.keep_trained(job)
         panels.go_to_main_page()
 
 
@@ -77,8 +69,8 @@ def outcome(job) -> None:
         st.info(t("train.cancelled"))
     elif job.state == "done":
         reason = job.result["reason"]
-        st.success(t(f"train.done_{reason}", steps=job.result["steps"], seconds=f"{job.result['seconds']:.0f}"))
-    for arch, why in ((job.result or {}).get("stopped") or {}).items():
+        st.success(t(f"train.done_{reason}", steps=job.result["ran"], seconds=f"{job.result['seconds']:.0f}"))
+    for arch, why in ((job.result or {}).get("exploded") or {}).items():
         st.warning(t("train.exploded", model=ui.arch_name(arch), problem=why))
     type_with(job)
 
@@ -110,21 +102,15 @@ def main() -> None:
         try:
             if problem:
                 raise InputError(problem)
-            notes, unknown = ui.check_text(settings)
             ui.start(settings)
-            st.session_state["train_notes"] = notes, unknown
             st.rerun()
         except InputError as e:
             st.error(str(e))
     if stop.button(t("train.stop"), disabled=not active, key="train_stop"):
-        jobs.pool().cancel(job)
+        ui.stop(job)
         st.rerun()
     if reset.button(t("train.reset"), disabled=job is None, key="train_reset"):
-        if job is not None:
-            jobs.pool().cancel(job)
-            jobs.pool().forget(job)
-        for key in ("train_job", "train_snapshots", "train_notes", "train_drawn_end", "train_feed_token"):
-            st.session_state.pop(key, None)
+        ui.reset(job)
         st.rerun()
     notes, unknown = st.session_state.get("train_notes", ([], ""))
     for note in notes:  # the engine's own words, never the learner's text

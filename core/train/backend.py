@@ -1,9 +1,8 @@
 """Models trained in this session, run through the same predict path as the shipped ones.
 
-`TrainedModel` has the interface core/predict.py and the live page use from core.models.Model: `info` (id,
-arch, vocab, sizes), `state_names`, `zero_state()` and `run(tokens, state)` returning `logits` and each
-`<name>_out` by name, the state (batch, layers, hidden) as the ONNX graphs take it. It runs the engine's
-numpy cells instead of onnxruntime; it has no analysis cell, so the memory lab does not list it.
+`TrainedModel` is a core.contract.LanguageModel, as core.models.Model is: the predict path and the pages use
+either alike. It runs the engine's numpy cells instead of onnxruntime; it has no analysis cell (the memory
+lab does not list it) and no stepper (the lookahead runs its rows as one batch).
 
 `Registry` finds them by an opaque token (the page's fast-path token, so the keystroke route finds them
 too), but does not own them: the session does. `put` returns a `Held` that the page keeps in its
@@ -44,7 +43,7 @@ class TrainedInfo:
     test_nats_per_char: float  # on the held-out tail of its text (NaN if it was never measured)
     layers: int = 1
     task: str = "text"
-    trained_here: bool = True  # the page marks these as session-only
+    trained_here: bool = True  # the page marks these as session-only (core.contract.ModelInfo)
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -52,8 +51,11 @@ class TrainedInfo:
 
 
 class TrainedModel:
+    """A core.contract.LanguageModel on the engine's numpy cells."""
+
     cell = back = None  # no analysis cell: the memory lab skips it
     cell_problem = "a model trained on the Train page has no analysis cell"
+    stepper = None  # the lookahead's rows run as one batch through run()
 
     def __init__(
         self, model_id: str, weights: dict, steps: int = 0, seconds: float = 0.0, heldout_bits: float | None = None
@@ -86,7 +88,7 @@ class TrainedModel:
             }
         flat = {n: np.asarray(state[n], np.float32)[:, 0] for n in self.state_names}
         hs, _, after = self.recurrence.forward(self.params, tokens, flat)
-        out = {"logits": loss.logits(self.params, hs).transpose(1, 0, 2), "hidden": hs.transpose(1, 0, 2)}
+        out = {"logits": loss.batch_logits(self.params, hs), "hidden": hs.transpose(1, 0, 2)}
         return out | {f"{n}_out": after[n][:, None] for n in self.state_names}
 
 

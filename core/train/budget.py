@@ -21,15 +21,14 @@ from pathlib import Path
 IDLE = 0.1  # cores: while everything else uses less than this, nobody needs the CPU
 # A core (or the box, if it is smaller): what training keeps however busy the box is, so that a job still makes
 # progress. It trades the job's speed against the typists' latency: with 100 typists in a one-core box the server
-# uses about 0.6 of a core, and once server and worker together pass about 0.95 the box runs out of quota in most
-# periods. Five runs of `python -m bench.training_load --box 690 1` at 0.32: the job kept 24.5-37% of its speed
-# alone, typing p95 33-52 ms; one run at 0.34 gave p95 292 ms (docs/training-beside-a-class.md has the rest).
+# uses about 0.55 of a core, and once server and worker together pass about 0.95 the box runs out of quota in most
+# periods (at 0.34 one run gave typing p95 292 ms; `python -m bench.training_load --box 690 1`). Above the floor,
+# the box's own waits for quota decide (Governor).
 FLOOR = 0.32
 HEADROOM = 1.5  # the workers leave the others this many times their recent use, for their bursts
 WINDOW = 1.0  # seconds of the others' use that set the share
-# The part of the time a box may stand still for want of quota while the workers take more than the floor. At
-# the floor, 100 typists in a one-core box left it waiting 4.9% of the time with typing at p95 22 ms
-# (`python -m bench.training_load --box 690 1`).
+# The part of the time a box may stand still for want of quota while the workers take more than the floor: at
+# about this, 100 typists in a one-core box typed at p95 20-37 ms (`python -m bench.training_load --box 690 1`).
 WAIT_TARGET = 0.05
 RISE = 0.04  # cores a second the workers' extra share climbs while the box waits less than that
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import sampling
 from core.checks import SEED_MAX, integer, number
 from core.contract import Vocab
 from core.errors import InputError, TrainingError
@@ -50,7 +51,7 @@ class Settings:
     k: int = 20  # recall: the lag
     curriculum: int = 0  # recall: steps over which the lag rises to k
     text: str | None = None  # text: the learner's text; None: the Shakespeare excerpt
-    steps: int = 50  # text: the unroll length T
+    seq_len: int = 50  # text: the unroll length T
     max_steps: int = 3000
     max_seconds: float = 60.0
     sample_every: int = 300  # text: steps between samples
@@ -58,7 +59,7 @@ class Settings:
     @property
     def unroll(self) -> int:
         """T, the steps one sequence unrolls: the text's sequence length, or the recall sequence (k + 2)."""
-        return self.steps if self.task == "text" else self.k + 2
+        return self.seq_len if self.task == "text" else self.k + 2
 
     def checked(self) -> Settings:
         if self.task not in ("recall", "text"):
@@ -109,7 +110,7 @@ class Net:
         """logits (B, T, V) and the state after, without keeping anything for a backward pass."""
         state = state or self.cell.zero_state(len(tokens))
         hs, _, state = self.cell.forward(self.params, tokens, state)
-        return loss.logits(self.params, hs).transpose(1, 0, 2), state
+        return loss.batch_logits(self.params, hs), state
 
     def bits_per_char(self, ids: np.ndarray, streams: int = 16, chunk: int = 200) -> float:
         """Mean -log2 p(next character) over ids, read as `streams` contiguous pieces with the state carried."""
@@ -136,10 +137,7 @@ class Net:
         out, state = self.logits(ids[None])
         written = []
         for _ in range(n):
-            z = out[0, -1].astype(np.float64) / temperature
-            z[self.vocab.unk_id] = -np.inf  # never write the unknown token as if it were a character
-            p = np.exp(z - z.max())
-            nxt = int(rng.choice(len(p), p=p / p.sum()))
+            nxt = sampling.draw(out[0, -1], rng, temperature, self.vocab.unk_id)
             written.append(self.vocab.tokens[nxt])
             out, state = self.logits(np.array([[nxt]]), state)
         return "".join(written)
@@ -159,9 +157,9 @@ class Run:
         if s.task == "recall":
             self.task = tasks.Recall(s.k, s.batch, s.seed, s.curriculum)
         elif s.text is None:
-            self.task = tasks.Text.shakespeare(batch=s.batch, steps=s.steps, seed=s.seed)
+            self.task = tasks.Text.shakespeare(batch=s.batch, seq_len=s.seq_len, seed=s.seed)
         else:
-            self.task = tasks.Text.from_text(s.text, batch=s.batch, steps=s.steps, seed=s.seed)
+            self.task = tasks.Text.from_text(s.text, batch=s.batch, seq_len=s.seq_len, seed=s.seed)
         self.nets = {arch: Net(arch, self.task.vocab, s.hidden, s.seed, s.lr) for arch in s.cells}
         self.stopped: dict[str, str] = {}
 

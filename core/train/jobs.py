@@ -43,6 +43,22 @@ from dataclasses import asdict, dataclass, field
 from core.errors import InputError
 from core.train import budget
 from core.train.engine import Settings
+from core.train.messages import (
+    ENDED,
+    Cancel,
+    CancelledBy,
+    Died,
+    Done,
+    Failed,
+    FromWorker,
+    Progress,
+    Report,
+    Result,
+    Run,
+    Share,
+    State,
+    ToWorker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +110,11 @@ class Job:
     owner: str
     settings: Settings
     watching: Callable[[], bool] | None = None  # is the page that started it still connected? None: not asked
-    state: str = "queued"  # queued, running, done, failed, cancelled
-    messages: list = field(default_factory=list)  # progress, in order
-    result: dict | None = None  # when done: weights, final evaluation, samples, why it ended
+    state: State = "queued"
+    messages: list[Report] = field(default_factory=list)  # progress, in order
+    result: Result | None = None  # when done: weights, final evaluation, samples, why it ended
     error: str | None = None
-    cancelled_by: str | None = None  # when cancelled: "learner" (Stop), "page" (it went away) or "server"
+    cancelled_by: CancelledBy | None = None  # when cancelled
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
@@ -108,7 +124,7 @@ class Job:
 
     @property
     def ended(self) -> bool:
-        return self.state in ("done", "failed", "cancelled")
+        return self.state in ENDED
 
     def page_gone_for(self, now: float) -> float:
         """Seconds its page has been disconnected, asking the page's probe now (0 while connected)."""
@@ -192,7 +208,7 @@ class Slot:
     def run(self, job: Job) -> None:
         job.started = time.monotonic()
         watch = Watch(self.process.pid, budget.process_cpu(self.process.pid))
-        self.conn.send(("run", asdict(job.settings)))
+        self.conn.send(Run(asdict(job.settings)))
         while True:
             now = time.monotonic()
             # The page: a closed tab ends its job; a page slow to read (a busy server) does not.
@@ -201,13 +217,13 @@ class Slot:
                 if not job.cancel_requested and job.page_gone_for(now) > self.pool.abandon_after:
                     self.pool.cancel(job, by="page")
             if job.cancel_requested and watch.cancel_sent is None:
-                self.tell(("cancel",))
+                self.tell(Cancel())
                 watch.cancel_sent = now
             # The worker's share of the CPU, from the server's own use.
             if now - watch.shared >= SHARE_EVERY:
                 watch.shared = now
                 job.share = self.pool.governor.sample()
-                self.tell(("share", job.share))
+                self.tell(Share(job.share))
             message = self.receive()
             if message is None:
                 problem = self.overdue(job, watch, now)
@@ -219,21 +235,25 @@ class Slot:
             if self.handle(job, message):
                 return
 
-    def tell(self, message: tuple) -> None:
+    def tell(self, message: ToWorker) -> None:
         """Send the worker a message; a worker that has died meanwhile is found by receive()."""
         try:
             self.conn.send(message)
         except OSError:  # BrokenPipeError and the like
             pass
 
-    def receive(self) -> tuple | None:
-        """The worker's next message within POLL seconds, ("died",) if it is gone, None if it said nothing."""
+    def receive(self) -> FromWorker | None:
+        """The worker's next message within POLL seconds, Died if it is gone, None if it said nothing."""
         try:
             if self.conn.poll(POLL):
                 return self.conn.recv()
         except (EOFError, OSError):
-            return ("died",)
-        return None if self.process.is_alive() else ("died",)
+            return self.died()
+        return None if self.process.is_alive() else self.died()
+
+    def died(self) -> Died:
+        self.process.join(1)  # its pipe closes a moment before its exit code is known
+        return Died(self.process.exitcode)
 
     def overdue(self, job: Job, watch: Watch, now: float) -> str | None:
         """Why the worker must be killed now, or None. "" for a cancel it ignored past CANCEL_WITHIN. A worker
@@ -252,22 +272,20 @@ class Slot:
             return f"its worker kept going {GRACE:.0f} s past the job's cap of {cap:g} s and was stopped"
         return None
 
-    def handle(self, job: Job, message: tuple) -> bool:
+    def handle(self, job: Job, message: FromWorker) -> bool:
         """Relay one message from the worker; True once the job has ended."""
-        kind = message[0]
-        if kind == "progress":
-            job.messages.append(message[1])
-            return False
-        if kind == "done":
-            cancelled = message[1]["reason"] == "cancelled"
-            self.pool.finish(job, "cancelled" if cancelled else "done", result=message[1])
-        elif kind == "error":
-            self.pool.finish(job, "failed", error=message[1])
-        elif kind == "died":
-            code = self.process.exitcode if self.process is not None else None
-            self.kill_worker()
-            why = "it was killed (out of memory?)" if code is not None and code < 0 else f"exit code {code}"
-            self.pool.finish(job, "failed", error=f"the worker training this job stopped: {why}")
+        match message:
+            case Progress(report):
+                job.messages.append(report)
+                return False
+            case Done(result):
+                self.pool.finish(job, "cancelled" if result["reason"] == "cancelled" else "done", result=result)
+            case Failed(error):
+                self.pool.finish(job, "failed", error=error)
+            case Died(code):
+                self.kill_worker()
+                why = "it was killed (out of memory?)" if code is not None and code < 0 else f"exit code {code}"
+                self.pool.finish(job, "failed", error=f"the worker training this job stopped: {why}")
         return True
 
 
@@ -329,7 +347,7 @@ class Pool:
         with self.changed:
             return self.queue.index(job) if job in self.queue else None
 
-    def cancel(self, job: Job, by: str = "learner") -> None:
+    def cancel(self, job: Job, by: CancelledBy = "learner") -> None:
         """End a job: at once if it waits, within CANCEL_WITHIN seconds if it runs. by: "learner" (Stop), "page"
         (its page went away) or "server" (shutting down), so the page can say why it ended."""
         with self.changed:
@@ -349,8 +367,8 @@ class Pool:
             return
         per_cell: dict[str, list[float]] = {}
         for message in job.messages:
-            for step in message["steps"]:
-                per_cell.setdefault(step["arch"], []).append(step["cpu_ms"])
+            for row in message["rows"]:
+                per_cell.setdefault(row["arch"], []).append(row["cpu_ms"])
         for arch, ms in per_cell.items():
             if len(ms) >= 5:
                 self.timings[(arch, job.settings.unroll)] = statistics.median(ms)
@@ -365,11 +383,11 @@ class Pool:
             job.state = "running"
             return job
 
-    def finish(self, job: Job, state: str, result: dict | None = None, error: str | None = None) -> None:
+    def finish(self, job: Job, state: State, result: Result | None = None, error: str | None = None) -> None:
         with self.changed:
             self.finish_locked(job, state, result, error)
 
-    def finish_locked(self, job: Job, state: str, result: dict | None = None, error: str | None = None) -> None:
+    def finish_locked(self, job: Job, state: State, result: Result | None = None, error: str | None = None) -> None:
         job.state, job.result, job.error, job.finished = state, result, error, time.monotonic()
         self.record_timings(job)
         ended = [j for j in self.jobs.values() if j.ended]

@@ -38,5 +38,7 @@ def head(params: dict, hs: np.ndarray, targets: np.ndarray) -> tuple[float, dict
     return loss, {"w_out": dlogits.T @ flat, "b_out": dlogits.sum(0)}, (dlogits @ w_out).reshape(hs.shape)
 
 
-def logits(params: dict, hs: np.ndarray) -> np.ndarray:
-    return hs @ params["w_out"].T + params["b_out"]
+def batch_logits(params: dict, hs: np.ndarray) -> np.ndarray:
+    """The output head on the states hs (T, B, H), time first as the cells keep them: logits (B, T, V), batch
+    first as core.models.Model.run returns them."""
+    return (hs @ params["w_out"].T + params["b_out"]).transpose(1, 0, 2)

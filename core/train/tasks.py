@@ -13,6 +13,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,7 +26,7 @@ DISTRACTORS = "abcdefghijklmnopqrstuvwxyz"  # what it must ignore; disjoint from
 QUERY = "?"  # asks for the key
 MAX_K = 500  # the longest recall lag a job trains on: 500 steps of BPTT per batch is already seconds per step
 MAX_BATCH = 256
-MAX_STEPS = 500  # the longest unroll T of a text sequence (the recall task's is k + 2)
+MAX_SEQ_LEN = 500  # the longest unroll T of a text sequence (the recall task's is k + 2)
 
 MAX_TEXT = 100_000  # characters of a learner's text; longer ones are cut (and the task says so)
 MIN_TEXT = 200  # fewer characters leave nothing to hold out
@@ -33,11 +34,22 @@ MAX_VOCAB = 96  # distinct characters kept, the most frequent first; the rest re
 HELD_OUT = 0.1  # the tail kept for validation
 EXCERPT = Path(__file__).resolve().parent / "shakespeare.txt"  # written by `python -m export.excerpt`
 ALLOWED_CONTROLS = "\n\t"
-NOTES = {
+NOTES = {  # each note's words in English; the Train page has them in each of its languages (train.note_<kind>)
     "cut": "cut to its first {kept} of {total} characters",
     "controls": "{count} control characters removed",
     "rare": "{count} rare characters read as the unknown token ({share} of the text)",
 }
+
+
+class Note(NamedTuple):
+    """Something done to a learner's text before training: its kind (a key of NOTES) and the figures its words
+    take."""
+
+    kind: str
+    figures: dict
+
+    def __str__(self) -> str:
+        return NOTES[self.kind].format(**self.figures)
 
 
 def seeded(seed: int, step: int) -> np.random.Generator:
@@ -93,54 +105,49 @@ class Text:
     train: np.ndarray  # token ids
     val: np.ndarray
     vocab: Vocab
-    remarks: tuple[tuple[str, dict], ...]  # what was done to the text, as (kind, figures): a page words them
+    notes: tuple[Note, ...]  # what was done to the text: a page words them in its own language
     unknown: str  # the characters read as the unknown token
     batch: int = 32
-    steps: int = 50  # T: characters per sequence, the length of the unroll
+    seq_len: int = 50  # T: characters per sequence, the length of the unroll
     seed: int = 0
 
     @classmethod
-    def from_text(cls, text, batch: int = 32, steps: int = 50, seed: int = 0) -> Text:
+    def from_text(cls, text, batch: int = 32, seq_len: int = 50, seed: int = 0) -> Text:
         if isinstance(text, bytes):
             try:
                 text = text.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise InputError(f"this is not UTF-8 text (byte {e.start} cannot be read)") from None
         text = normalize(text)
-        remarks = []
+        notes = []
         if len(text) > MAX_TEXT:
-            remarks.append(("cut", {"kept": f"{MAX_TEXT:,}", "total": f"{len(text):,}"}))
+            notes.append(Note("cut", {"kept": f"{MAX_TEXT:,}", "total": f"{len(text):,}"}))
             text = text[:MAX_TEXT]
         controls = [ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_CONTROLS]
         if "\x00" in text or len(controls) > 0.1 * max(1, len(text)):
             raise InputError("this looks like binary data, not text: train on plain text")
         if controls:
             text = "".join(ch for ch in text if ch not in set(controls))
-            remarks.append(("controls", {"count": len(controls)}))
+            notes.append(Note("controls", {"count": len(controls)}))
         if len(text.strip()) < MIN_TEXT:
             raise InputError(f"the text is too short to train on: {len(text.strip())} characters, at least {MIN_TEXT}")
         integer("batch", batch, 1, MAX_BATCH)
-        integer("steps", steps, 1, MAX_STEPS)
+        integer("sequence length", seq_len, 1, MAX_SEQ_LEN)
         counts = Counter(text)
         kept = sorted(ch for ch, _ in counts.most_common(MAX_VOCAB))
         unknown = "".join(sorted(set(counts) - set(kept)))
         if unknown:
             share = sum(counts[ch] for ch in unknown) / len(text)
-            remarks.append(("rare", {"count": len(unknown), "share": f"{share:.1%}"}))
+            notes.append(Note("rare", {"count": len(unknown), "share": f"{share:.1%}"}))
         vocab = Vocab([UNK, *kept])
         ids = vocab.encode(text)
-        cut = max(steps + 1, int(len(ids) * HELD_OUT))
-        if len(ids) - cut < steps + 1:
+        cut = max(seq_len + 1, int(len(ids) * HELD_OUT))
+        if len(ids) - cut < seq_len + 1:
             raise InputError(
-                f"the text is too short for sequences of {steps} characters: {len(ids)} characters, at least "
-                f"{2 * (steps + 1)} needed; shorten the unroll or paste more text"
+                f"the text is too short for sequences of {seq_len} characters: {len(ids)} characters, at least "
+                f"{2 * (seq_len + 1)} needed; shorten the unroll or paste more text"
             )
-        return cls(ids[:-cut], ids[-cut:], vocab, tuple(remarks), unknown, batch, steps, seed)
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        """The remarks in English (the Train page words them in its own language: ui/train.remark)."""
-        return tuple(NOTES[kind].format(**figures) for kind, figures in self.remarks)
+        return cls(ids[:-cut], ids[-cut:], vocab, tuple(notes), unknown, batch, seq_len, seed)
 
     @classmethod
     def shakespeare(cls, **settings) -> Text:
@@ -148,6 +155,6 @@ class Text:
 
     def batch_at(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """B windows of T + 1 characters at random places: tokens (B, T) and the next characters (B, T)."""
-        starts = seeded(self.seed, step).integers(0, len(self.train) - self.steps, self.batch)
-        rows = self.train[starts[:, None] + np.arange(self.steps + 1)]
+        starts = seeded(self.seed, step).integers(0, len(self.train) - self.seq_len, self.batch)
+        rows = self.train[starts[:, None] + np.arange(self.seq_len + 1)]
         return rows[:, :-1], rows[:, 1:]

@@ -4,8 +4,8 @@ BLAS is pinned to one thread here, before numpy is imported: this module is the 
 every worker forked from it starts with numpy loaded and single-threaded (a training loop on two BLAS
 threads would take both of a small server's cores from everyone else).
 
-Messages in: ("run", settings dict), ("cancel",), ("stop",), ("share", cores). Messages out, for the job
-running: ("progress", dict) at least 4 times a second, then ("done", dict) or ("error", message).
+Its messages are named in core/train/messages.py: Run, Share, Cancel and Stop in; Progress at least 4 times a
+second for the job running, then Done or Failed, out.
 
 A worker runs at the lowest priority (set in main(), never at import: the server imports this module too) and
 keeps to the share of a core the pool last sent it (core/train/budget.py says why priority is not enough).
@@ -23,6 +23,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from core.train.messages import Cancel, Done, Failed, Progress, Report, Result, Run, Share, StepRow, Stop  # noqa: E402
+
 REPORT_EVERY = 0.2  # seconds between progress messages: 5 a second, whatever a step costs
 # Seconds of the worker's own CPU between held-out evaluations (accuracy or bits per character): a second of
 # wall time while the server is idle, longer while it holds the worker to a share, so that evaluating (each
@@ -36,28 +38,23 @@ class Reporter:
 
     def __init__(self, conn, began: float):
         self.conn, self.began, self.lock = conn, began, threading.Lock()
-        self.steps: list[dict] = []
-        self.latest: dict = {}  # arch -> the latest step's ||dL/dh_t||
-        self.extra: dict = {}
+        self.rows: list[StepRow] = []
+        self.latest: dict[str, list[float]] = {}  # arch -> the latest step's ||dL/dh_t||
+        self.extra: dict = {}  # an evaluation or samples, when one was made since the last report
+        self.share = 1.0  # the cores the worker was last allowed
         self.done = threading.Event()
-        self.step = 0
+        self.ran = 0
         self.thread = threading.Thread(target=self.loop, daemon=True)
         self.thread.start()
 
     def add(self, step: int, reports: dict) -> None:
         with self.lock:
-            self.step = step + 1
+            self.ran = step + 1
             for arch, r in reports.items():
-                self.steps.append(
-                    {
-                        "arch": arch,
-                        "step": r.step,
-                        "loss": r.loss,
-                        "norm": r.norm,
-                        "clipped": r.clipped,
-                        "ms": r.ms,
-                        "cpu_ms": r.cpu_ms,
-                    }
+                self.rows.append(
+                    StepRow(
+                        arch=arch, step=r.step, loss=r.loss, norm=r.norm, clipped=r.clipped, ms=r.ms, cpu_ms=r.cpu_ms
+                    )
                 )
                 self.latest[arch] = r.dh_norms.astype(float).tolist()
 
@@ -67,10 +64,12 @@ class Reporter:
 
     def flush(self) -> None:
         with self.lock:
-            message = {"steps": self.steps, "dh_norms": self.latest, "step": self.step}
-            message |= {"elapsed": time.perf_counter() - self.began, **self.extra}
-            self.steps, self.latest, self.extra = [], {}, {}
-            self.conn.send(("progress", message))
+            elapsed = time.perf_counter() - self.began
+            report = Report(
+                rows=self.rows, dh_norms=self.latest, ran=self.ran, elapsed=elapsed, share=self.share, **self.extra
+            )
+            self.rows, self.latest, self.extra = [], {}, {}
+            self.conn.send(Progress(report))
 
     def loop(self) -> None:
         while not self.done.wait(REPORT_EVERY):
@@ -103,11 +102,11 @@ class Budget:
     def listen(self, timeout: float = 0.0) -> None:
         """Take the pool's messages, waiting up to `timeout` seconds for the first."""
         while not self.stopped and self.conn.poll(timeout):
-            kind, *rest = self.conn.recv()
-            if kind == "share":
-                self.share = min(1.0, max(0.01, float(rest[0])))
-            elif kind in ("cancel", "stop"):
-                self.stopped = True
+            match self.conn.recv():
+                case Share(cores):
+                    self.share = min(1.0, max(0.01, float(cores)))
+                case Cancel() | Stop():
+                    self.stopped = True
             timeout = 0.0
 
     def rest_after(self, cpu_seconds: float) -> None:
@@ -127,6 +126,7 @@ class Budget:
 
 
 def run_job(conn, raw: dict) -> None:
+    """Train the job that `raw` (engine.Settings as a dict) describes, reporting over `conn` until it ends."""
     from core.errors import UnrolledError
     from core.train import tasks
     from core.train.engine import Run, Settings
@@ -135,7 +135,7 @@ def run_job(conn, raw: dict) -> None:
     try:
         run = Run(Settings(**raw))
     except (UnrolledError, TypeError) as e:
-        conn.send(("error", str(e)))
+        conn.send(Failed(str(e)))
         return
     s = run.settings
     reporter = Reporter(conn, began)
@@ -155,7 +155,7 @@ def run_job(conn, raw: dict) -> None:
             reporter.add(ran, run.step(ran))
             ran += 1
             if not run.live:
-                reason = "stopped"
+                reason = "exploded"
                 break
             if time.thread_time() - evaluated >= EVALUATE_EVERY:
                 reporter.note(evaluation={"step": ran, "scores": run.evaluate()})
@@ -164,26 +164,22 @@ def run_job(conn, raw: dict) -> None:
                 reporter.note(
                     samples={"step": ran, "text": {a: run.nets[a].sample(160, seed=ran - 1) for a in run.live}}
                 )
-            reporter.note(share=budget.share)
+            reporter.share = budget.share
             budget.rest_after(time.thread_time() - cpu)
         final = {"step": ran, "scores": run.evaluate()}
         samples = {a: run.nets[a].sample(160, seed=0) for a in run.live} if text else {}
     finally:
         reporter.close()
-    conn.send(
-        (
-            "done",
-            {
-                "reason": reason,
-                "steps": ran,
-                "seconds": time.perf_counter() - began,
-                "evaluation": final,
-                "samples": samples,
-                "stopped": dict(run.stopped),
-                "weights": {a: run.nets[a].weights() for a in run.live},  # an exploded cell has nothing to run
-            },
-        )
+    result = Result(
+        reason=reason,
+        ran=ran,
+        seconds=time.perf_counter() - began,
+        evaluation=final,
+        samples=samples,
+        exploded=dict(run.stopped),
+        weights={a: run.nets[a].weights() for a in run.live},  # an exploded cell has nothing to run
     )
+    conn.send(Done(result))
 
 
 def main(conn) -> None:
@@ -196,7 +192,8 @@ def main(conn) -> None:
             message = conn.recv()
         except EOFError:
             return
-        if message[0] == "run":
-            run_job(conn, message[1])
-        elif message[0] == "stop":
-            return
+        match message:
+            case Run(settings):
+                run_job(conn, settings)
+            case Stop():
+                return

@@ -193,7 +193,7 @@ function setup(parentElement, data) {
   hint.id = "unrolled-guess-hint";
   const message = el("p", "message");
   message.setAttribute("role", "status");
-  const passage = el("div", "passage");
+  const passage = el("div", "passage text-block");
   passage.setAttribute("role", "region");
   const tried = el("p", "tried");
   const results = el("div", "results");

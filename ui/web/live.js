@@ -162,10 +162,21 @@ function buildStrips(root, cards, P) {
 
 // The network's drawing for n steps: built when n changes (the first characters typed), then only its labels
 // change from key to key (rebuilding ~50 SVG nodes per model on every key was most of a keystroke's script).
+// The unrolled network's geometry, in SVG units: one column per step, bottom to top the input character's box,
+// the hidden state's circle and the top guess's box, with its probability under it.
+const NET = {
+  column: 66, // a step's width
+  height: 190,
+  margin: 5, // left and right of the columns
+  input: { top: 150, width: 40, height: 30, label: 170 }, // the character read at this step
+  hidden: { y: 100, r: 16, label: 104 }, // the state's circle, and its label
+  guess: { top: 12, width: 52, height: 42, label: 30, p: 47 }, // the top guess and its probability
+  gap: 2, // between an arrow's tip and the box it points at
+};
+
 function buildNet(holder, n, card) {
-  const W = 66;
-  const H = 190;
-  const root = svg("svg", { viewBox: `0 0 ${Math.max(1, n) * W + 10} ${H}`, role: "img" });
+  const { column: W, input: X, hidden: Hn, guess: Y, gap } = NET;
+  const root = svg("svg", { viewBox: `0 0 ${Math.max(1, n) * W + 2 * NET.margin} ${NET.height}`, role: "img" });
   const defs = svg("defs");
   const marker = svg("marker", {
     id: `arrow-${card.id}`,
@@ -185,17 +196,25 @@ function buildNet(holder, n, card) {
   for (let t = 0; t < n; t++) {
     // One column per step: input character (bottom) -> hidden state -> top guess (top); arrows from each
     // hidden state to the next only for recurrent nets.
-    const cx = 5 + t * W + W / 2;
-    arrow(cx, 148, cx, 116, "edge");
-    arrow(cx, 84, cx, 56, "edge");
-    if (card.recurrent && t < n - 1) arrow(cx + 17, 100, cx + W - 17, 100, "edge recurrent");
-    const input = svg("text", { x: cx, y: 170, class: "node-label" });
-    const guess = svg("text", { x: cx, y: 30, class: "node-label" });
-    const p = svg("text", { x: cx, y: 47, class: "node-label small" });
-    root.append(svg("rect", { x: cx - 20, y: 150, width: 40, height: 30, rx: 4, class: "node-x" }), input);
-    root.append(svg("circle", { cx, cy: 100, r: 16, class: card.recurrent ? "node-h" : "node-h ff" }));
-    root.append(svg("text", { x: cx, y: 104, class: "node-label small" }, `h${t + 1}`));
-    root.append(svg("rect", { x: cx - 26, y: 12, width: 52, height: 42, rx: 4, class: "node-y" }), guess, p);
+    const cx = NET.margin + t * W + W / 2;
+    arrow(cx, X.top - gap, cx, Hn.y + Hn.r, "edge");
+    arrow(cx, Hn.y - Hn.r, cx, Y.top + Y.height + gap, "edge");
+    // a step to the next, from just outside one circle to just outside the next
+    if (card.recurrent && t < n - 1) arrow(cx + Hn.r + 1, Hn.y, cx + W - Hn.r - 1, Hn.y, "edge recurrent");
+    const input = svg("text", { x: cx, y: X.label, class: "node-label" });
+    const guess = svg("text", { x: cx, y: Y.label, class: "node-label" });
+    const p = svg("text", { x: cx, y: Y.p, class: "node-label small" });
+    root.append(
+      svg("rect", { x: cx - X.width / 2, y: X.top, width: X.width, height: X.height, rx: 4, class: "node-x" }),
+      input,
+    );
+    root.append(svg("circle", { cx, cy: Hn.y, r: Hn.r, class: card.recurrent ? "node-h" : "node-h ff" }));
+    root.append(svg("text", { x: cx, y: Hn.label, class: "node-label small" }, `h${t + 1}`));
+    root.append(
+      svg("rect", { x: cx - Y.width / 2, y: Y.top, width: Y.width, height: Y.height, rx: 4, class: "node-y" }),
+      guess,
+      p,
+    );
     columns.push({ input, guess, p });
   }
   holder.replaceChildren(root);

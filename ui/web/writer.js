@@ -1,8 +1,6 @@
 // Each model's continuation of the text (ui/live.py, writer_payload). It is shown only while the box still
 // holds the text it continues: the live component publishes every change of the box on the page's text channel
-// (prelude.js), and once typing pauses this asks the server for a continuation of the new text.
-
-const PAUSE_MS = 600;
+// (prelude.js), and once typing pauses (data.pause_ms) this asks the server for a continuation of the new text.
 
 function draw(state) {
   const data = state.data;
@@ -15,7 +13,7 @@ function draw(state) {
   state.list.replaceChildren(
     ...data.written.map((w) => {
       const block = el("div", "continuation");
-      const pre = el("pre");
+      const pre = el("pre", "text-block");
       pre.append(el("span", "prompt", (data.cut_before ? "…" : "") + data.prompt_tail), el("span", "written", w.text));
       block.append(el("div", "who", w.name), pre);
       return block;
@@ -49,7 +47,7 @@ export default function (component) {
       clearTimeout(state.timer);
       state.timer = null;
       if (state.text !== state.data.for_text && state.text) {
-        state.timer = setTimeout(() => state.setTriggerValue("write", state.text), PAUSE_MS);
+        state.timer = setTimeout(() => state.setTriggerValue("write", state.text), state.data.pause_ms);
       }
     });
   }
@@ -57,6 +55,6 @@ export default function (component) {
   state.setTriggerValue = setTriggerValue;
   draw(state);
   if (state.text && state.text !== data.for_text && !state.timer) {
-    state.timer = setTimeout(() => state.setTriggerValue("write", state.text), PAUSE_MS);
+    state.timer = setTimeout(() => state.setTriggerValue("write", state.text), state.data.pause_ms);
   }
 }
