@@ -2,8 +2,10 @@
 # Set up and run every test: a virtual environment in .venv/ with training and test tools (made or updated
 # only when the requirements change), Debian's chromium for the browser tests (Playwright cannot download
 # its own browser here), nginx for scripts/serve.sh's test, a Chinese font and axe-core for the accessibility
-# tests, then the linters (ruff for Python, Biome for JS and CSS; one line length, 120, in pyproject.toml and
-# biome.json) and pytest. Browser tests are not optional. Extra arguments go to pytest.
+# tests, PostgreSQL for the store's tests, then the linters (ruff for Python, Biome for JS and CSS; one line
+# length, 120, in pyproject.toml and biome.json) and pytest, inside a throw-away PostgreSQL cluster
+# (pg_virtualenv, which works as root too). Browser and PostgreSQL tests are not optional. Extra arguments go to
+# pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
@@ -14,6 +16,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)  # scripts/serve.sh's proxy
 command -v npm >/dev/null || missing+=(npm)  # axe-core, the accessibility engine
 fc-list 2>/dev/null | grep -qi "wenquanyi" || missing+=(fonts-wqy-microhei)  # Chinese in the browser tests' screenshots
+command -v pg_virtualenv >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -28,4 +31,6 @@ fi
 "$VENV/bin/python" -m ruff check .
 "$VENV/bin/python" -m ruff format --check .
 npx --no-install biome ci ui/web  # lint and format check, biome.json; `npx biome check --write ui/web` fixes
-"$VENV/bin/python" -m pytest -q -rs "$@"
+# pg_virtualenv makes a PostgreSQL cluster for this run, sets PGHOST, PGPORT, PGUSER and PGPASSWORD for
+# tests/test_store.py, and drops it afterwards
+pg_virtualenv "$VENV/bin/python" -m pytest -q -rs "$@"
