@@ -131,11 +131,16 @@ def per_position(records: Iterable[tuple[str, int, int]], length: int) -> tuple[
         return np.where(seen > 0, total / np.maximum(seen, 1), np.nan), seen
 
 
-def model_on_same(records: Iterable[tuple[str, int, int]], model_counts: Sequence[int]) -> tuple[float, Bounds]:
-    """A model's guesses per character and bounds on exactly the characters the class played: its guess count
-    at every recorded position, once per record, so it is weighed as the class is."""
+def on_same(records: Iterable[tuple[str, int, int]], model_counts: Sequence[int]) -> np.ndarray:
+    """A model's guess count at every recorded position, once per record: the characters the class played,
+    weighed as the class's are."""
     counts = np.asarray(model_counts, dtype=np.int64)
-    picked = np.asarray([counts[position] for _, position, _ in records if 0 <= position < len(counts)])
+    return np.asarray([counts[position] for _, position, _ in records if 0 <= position < len(counts)], dtype=np.int64)
+
+
+def model_on_same(records: Iterable[tuple[str, int, int]], model_counts: Sequence[int]) -> tuple[float, Bounds]:
+    """A model's guesses per character and bounds on exactly the characters the class played (on_same)."""
+    picked = on_same(records, model_counts)
     if picked.size == 0:
         raise ValueError("no record falls inside the model's counts")
     return float(picked.mean()), bounds(picked)

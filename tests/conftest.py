@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from bench.common import CHROMIUM, FLAGS, streamlit_server
 from tests.helpers import SERVERS
+
+# Servers the tests start keep any room they open in a throw-away folder, never in the checkout's data/
+os.environ.setdefault("UNROLLED_DATA_DIR", tempfile.mkdtemp(prefix="unrolled-data-"))
 
 
 @pytest.fixture(scope="module")

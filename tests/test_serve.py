@@ -69,3 +69,41 @@ def test_typing_through_the_proxy_updates_the_predictions(served):
             # keystrokes went over the fast path, through nginx, to the process that served the page
             assert page.locator(".live").get_attribute("data-transport") == "fast"
         browser.close()
+
+
+def test_a_room_is_shared_by_students_on_both_processes(served):
+    """Two students whose cookies lead to different processes play one room: both processes write to the one
+    store (the tests' SQLite file, in UNROLLED_DATA_DIR), and each student's class figures count the other."""
+    from playwright.sync_api import sync_playwright
+
+    from core.guess import load_passages
+    from core.models import SHIPPED_DIR
+    from store import db
+    from store.rooms import Store
+    from tests.test_room import class_players, guess_page, type_chars
+
+    store = Store.open(db.database_url())
+    room, _ = store.create_room(passage=11)
+    text = load_passages(SHIPPED_DIR).texts[11]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        students, backends = [], set()
+        for _ in range(12):  # browsers until two sit on different processes
+            page = guess_page(browser, f"{served}/Guess?room={room.code}")
+            cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "_streamlit_xsrf")
+            where = backend(served, cookie)
+            if where in backends:
+                page.context.close()
+                continue
+            backends.add(where)
+            students.append(page)
+            if len(students) == 2:
+                break
+        assert len(students) == 2, "every browser landed on one process"
+        for page in students:
+            page.get_by_text(f"You are in room {room.code} · players so far").wait_for(timeout=30_000)
+            type_chars(page, text, text)
+        students[1].get_by_role("heading", name="The class's result").wait_for(timeout=30_000)
+        assert class_players(students[1]) == "2"  # the other process's student counts too
+        browser.close()
+    assert len(store.records(room.code)) == 2 * len(text)

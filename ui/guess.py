@@ -22,6 +22,7 @@ GUESS_STRINGS = (  # drawn by ui/web/guess.js; {placeholders} are filled in ther
     "guess.new",
     "guess.hint",
     "guess.title_line",
+    "guess.title_room",
     "guess.finished",
     "guess.tried",
     "guess.passage_aria",
@@ -75,9 +76,9 @@ def seed_from_url() -> int:
 
 def current_game(passages: Passages, seed: int) -> Game:
     game = st.session_state.get("game")
-    if game is None or st.session_state.get("game_seed") != seed:
+    if game is None or st.session_state.get("game_key") != ("alone", seed):
         game = st.session_state["game"] = Game(passages.texts[seed % len(passages.texts)])
-        st.session_state["game_seed"] = seed
+        st.session_state["game_key"] = ("alone", seed)
     return game
 
 
@@ -124,6 +125,8 @@ def payload(
     passages: Passages,
     message: str,
     seq: int,
+    room: str | None = None,
+    remember: dict | None = None,
 ) -> Board:
     """What the board draws. Models are scored on the characters revealed so far, like the player."""
     n = game.position
@@ -164,4 +167,7 @@ def payload(
         ],
         "scores": scores,
         "dists": [np.round(distribution(counts), 4).tolist() for _, counts, _ in rows],
+        "room": room,
+        "can_new": room is None,
+        "remember": remember,
     }

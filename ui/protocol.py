@@ -152,6 +152,11 @@ class Revealed(TypedDict):
     counts: list[int]  # guesses each player took, in the order of `players`
 
 
+class RoomKey(TypedDict):
+    code: str
+    key: str
+
+
 class Board(TypedDict):
     seq: int  # the last guess judged
     seed: int  # the passage's seed (?seed= in the URL)
@@ -170,6 +175,13 @@ class Board(TypedDict):
     record: list[Revealed]
     scores: list[Score]  # in the order of `players`
     dists: list[list[float]]  # per player, the share of characters taken in 1, 2, ... guesses
+    room: str | None  # the class room's code when the passage is a room's (ui/room.py); None playing alone
+    can_new: bool  # whether "New passage" is offered: not in a room, whose passage is the room's
+    remember: RoomKey | None  # a teacher key for the page to keep in localStorage, sent once when the room opens
+
+
+# The board's state from the page, beside {"guess", "seq"} as "typed": "who" = {"player": the random id the page
+# keeps in localStorage, "keys": {room code: teacher key} the page holds}, sent once per room.
 
 
 def constants() -> Constants:

@@ -145,16 +145,60 @@ function chart(data) {
   return wrap;
 }
 
+// Who this page is, kept in the browser: a random player id (a reload, a second tab or a phone that lost its
+// connection is the same player) and the teacher keys of the rooms this browser opened. Never in a link.
+const PLAYER_ITEM = "unrolled-player";
+const KEY_ITEM = "unrolled-room-key-";
+const memory = {}; // where localStorage is refused (a private window): this tab only
+
+function kept(name) {
+  try {
+    return window.localStorage.getItem(name);
+  } catch {
+    return memory[name] ?? null;
+  }
+}
+
+function keep(name, value) {
+  memory[name] = value;
+  try {
+    window.localStorage.setItem(name, value);
+  } catch {
+    // the tab's memory holds it
+  }
+}
+
+function playerId() {
+  let id = kept(PLAYER_ITEM);
+  if (!id) {
+    // crypto.getRandomValues works on a plain http:// address too (randomUUID needs a secure context)
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    keep(PLAYER_ITEM, id);
+  }
+  return id;
+}
+
+function introduce(state) {
+  const data = state.data;
+  if (data.remember) keep(KEY_ITEM + data.remember.code, data.remember.key);
+  if (!data.room || state.introduced === data.room) return;
+  state.introduced = data.room;
+  const key = kept(KEY_ITEM + data.room);
+  state.setStateValue("who", { player: playerId(), keys: key ? { [data.room]: key } : {} });
+}
+
 function draw(state) {
   const data = state.data;
   const S = data.strings;
-  state.title.textContent = fill(S["guess.title_line"], {
+  state.title.textContent = fill(S[data.room ? "guess.title_room" : "guess.title_line"], {
     number: data.number,
     of: data.of,
     play: data.play,
     shown: Array.from(data.shown).length,
     length: data.length,
     seed: data.seed,
+    room: data.room,
   });
   state.message.textContent = data.message || (data.done ? S["guess.finished"] : "");
   state.label.textContent = data.label;
@@ -167,6 +211,7 @@ function draw(state) {
   state.tried.textContent = data.wrong.length ? fill(S["guess.tried"], { chars: data.wrong.join("  ") }) : "";
   state.input.disabled = data.done;
   state.show.disabled = data.done;
+  state.fresh.hidden = !data.can_new;
   state.results.replaceChildren(rankTables(data), scoreTable(data), chart(data));
   state.root.dataset.shown = data.shown;
 }
@@ -253,5 +298,6 @@ export default function (component) {
   if (state.out !== null && data.seq >= state.out) state.out = null;
   if (data.seq > state.seq) state.seq = data.seq;
   draw(state);
+  introduce(state);
   pump(state);
 }

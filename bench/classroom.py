@@ -1,0 +1,357 @@
+"""A class in one room of the guessing game: N students join by the room's link and guess, each once every 1.5 s,
+through a real server and the page's own way of sending a guess (the board component's state over Streamlit's
+WebSocket, which reruns the board's fragment; ui/web/guess.js does the same).
+
+    python -m bench.classroom [--students 30 60 100 150] [--repeat 2] [--seconds 45] [--store sqlite|postgresql]
+                              [--processes 1|2] [--box MB CORES] [--baseline-root DIR] [--json FILE]
+
+For each number of students: a teacher's room is opened in the store, the students open the page together and
+say who they are (as the page does from localStorage), and the time until the last one has the passage is
+taken; then they guess for --seconds. A guess's latency is from sending the message that carries it to
+receiving the board with that guess judged (its `seq`). Each student guesses right about half the time, else a
+wrong character not tried yet at that position. At the end the room's records are read back from the store:
+every character a student saw revealed must be there once (`sent`, `stored`, `doubled`).
+
+--store postgresql needs a database: --db-url, or the PG* variables `pg_virtualenv` sets. --processes 2 serves
+through scripts/serve.sh (nginx in front of two processes sharing the store). --box runs the server in a cgroup
+of that size (bench/box.py; needs root). --baseline-root serves another checkout (the commit before the room) to
+the same students playing alone, for the server CPU per guess without the store, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import secrets
+import signal
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from bench.common import ROOT, NotHealthy, cpu_seconds, free_port, percentile, streamlit_server, summary, wait_healthy
+from bench.load import OK as FINISHED
+
+# a run the board ends with st.rerun (the page redraws around it) is as good as one that ran to the end
+OK = FINISHED | {ForwardMsg.FINISHED_EARLY_FOR_RERUN}
+
+EVERY = 1.5  # seconds between one student's guesses
+RIGHT = 0.5  # how often a student's guess is right
+WRONG_POOL = "etaoinshrdlucmfwypvbgkqjxz ,.;'"
+
+
+class Student:
+    def __init__(self, url: str, n: int, room: str | None, seed: int):
+        self.url, self.n, self.room, self.seed = url, n, room, seed
+        self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
+        self.cookie = f"_streamlit_xsrf=class{n}-{random.getrandbits(48):x}"
+        self.player = secrets.token_hex(16)
+        self.rng = random.Random(n)
+        self.board_id = self.fragment_id = self.page_hash = None
+        self.data: dict = {}
+        self.seq = 0
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.opened: float | None = None
+        self.revealed = 0  # characters this student saw revealed
+        self.sent = 0
+        self.text = passage_text(seed)
+
+    def query(self) -> str:
+        return urllib.parse.urlencode({"room": self.room} if self.room else {"seed": self.seed})
+
+    def message(self, state: dict | None = None) -> bytes:
+        msg = BackMsg()
+        rerun = msg.rerun_script
+        rerun.query_string = self.query()
+        rerun.page_name = "Guess"
+        rerun.context_info.timezone = "UTC"
+        rerun.context_info.locale = "en-US"
+        if self.page_hash:
+            rerun.page_script_hash = self.page_hash
+        if state is not None:
+            widget = rerun.widget_states.widgets.add()
+            widget.id = self.board_id
+            widget.json_value = json.dumps(state)
+            rerun.fragment_id = self.fragment_id
+        return msg.SerializeToString()
+
+    def state(self, guess: str | None = None) -> dict:
+        out: dict = {"who": {"player": self.player, "keys": {}}} if self.room else {}
+        if guess is not None:
+            out["typed"] = {"guess": guess, "seq": self.seq}
+        return out
+
+    async def until_finished(self, ws, idle: float = 0.0) -> None:
+        """Messages until a run ends (and, with `idle`, until none came for that long: a run that reruns the
+        page, as the board does the first time a page says who it is)."""
+        while True:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=idle or 60)
+            except TimeoutError:
+                if idle:
+                    return
+                raise
+            msg = ForwardMsg()
+            msg.ParseFromString(raw)
+            kind = msg.WhichOneof("type")
+            if kind == "delta":
+                element = msg.delta.new_element
+                if element.WhichOneof("type") == "exception":
+                    self.errors.append(f"exception: {element.exception.message[:200]}")
+                elif element.WhichOneof("type") == "bidi_component" and element.bidi_component.id.endswith(
+                    "guess_board"
+                ):
+                    self.board_id, self.fragment_id = element.bidi_component.id, msg.delta.fragment_id
+                    self.page_hash = msg.metadata.active_script_hash or self.page_hash
+                    self.judged(json.loads(element.bidi_component.json))
+            elif kind == "script_finished":
+                if msg.script_finished not in OK:
+                    self.errors.append(f"run ended with status {msg.script_finished}")
+                if not idle:
+                    return
+
+    def judged(self, data: dict) -> None:
+        before = len(self.data.get("shown", "")) if self.data else None
+        if before is not None and len(data["shown"]) > before:
+            self.revealed += len(data["shown"]) - before
+        self.data = data
+
+    async def run(self, start: asyncio.Event, arrived, go: asyncio.Event, seconds: float) -> None:
+        await start.wait()
+        began = time.perf_counter()
+        try:
+            async with websockets.connect(
+                self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=60,
+                additional_headers={"Cookie": self.cookie},
+            ) as ws:  # fmt: skip
+                await ws.send(self.message())
+                await self.until_finished(ws)
+                if not self.board_id:
+                    self.errors.append("the board never arrived")
+                    return
+                if self.room:  # the page says who it is; the board joins the room and the page redraws
+                    await ws.send(self.message(self.state()))
+                    await self.until_finished(ws, idle=0.5)
+                    if self.data.get("room") != self.room:
+                        self.errors.append(f"not in the room: {self.data.get('room')}")
+                self.opened = time.perf_counter() - began - (0.5 if self.room else 0.0)
+                arrived()
+                await go.wait()
+                await asyncio.sleep(self.rng.uniform(0, EVERY))  # a class does not guess in unison
+                end = time.perf_counter() + seconds
+                while time.perf_counter() < end and not self.data.get("done"):
+                    at = time.perf_counter()
+                    await self.guess(ws)
+                    await asyncio.sleep(max(0.0, EVERY - (time.perf_counter() - at)))
+        except (TimeoutError, OSError, websockets.WebSocketException) as e:
+            self.errors.append(f"connection: {type(e).__name__}: {e}")
+            if self.opened is None:
+                arrived()
+
+    async def guess(self, ws) -> None:
+        text_so_far = self.data["shown"]
+        tried = set(self.data.get("wrong", []))
+        if self.rng.random() < RIGHT or len(tried) >= 8:
+            ch = self.answer(len(text_so_far))
+        else:
+            ch = next((c for c in self.rng.sample(WRONG_POOL, len(WRONG_POOL)) if c not in tried), "~")
+            if ch == self.answer(len(text_so_far)):
+                ch = "~"
+        self.seq += 1
+        self.sent += 1
+        began = time.perf_counter()
+        await ws.send(self.message(self.state(ch)))
+        while self.data.get("seq", 0) < self.seq:
+            await self.until_finished(ws)
+        self.latencies.append((time.perf_counter() - began) * 1000)
+        if self.data.get("done"):  # the passage is over: the page redraws around the board
+            await self.until_finished(ws, idle=0.3)
+
+    def answer(self, position: int) -> str:
+        return self.text[position] if position < len(self.text) else "~"
+
+
+def passage_text(index: int) -> str:
+    from core.guess import load_passages
+    from core.models import SHIPPED_DIR
+
+    global _TEXTS
+    if _TEXTS is None:
+        _TEXTS = load_passages(SHIPPED_DIR).texts
+    return _TEXTS[index % len(_TEXTS)]
+
+
+_TEXTS: list[str] | None = None
+
+
+async def class_round(url: str, students: int, room: str | None, passage: int, seconds: float, pids: list[int]):
+    class_ = [Student(url, n, room, passage) for n in range(students)]
+    start, go = asyncio.Event(), asyncio.Event()
+    arrived_count = [0]
+
+    def arrived() -> None:
+        arrived_count[0] += 1
+        if arrived_count[0] == students:
+            go.set()
+
+    tasks = [asyncio.create_task(s.run(start, arrived, go, seconds)) for s in class_]
+    began = time.perf_counter()
+    start.set()
+    await go.wait()
+    joined = time.perf_counter() - began
+    cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.perf_counter()
+    await asyncio.gather(*tasks)
+    cpu1, t1 = sum(cpu_seconds(p) for p in pids), time.perf_counter()
+    latencies = [x for s in class_ for x in s.latencies]
+    guesses = sum(s.sent for s in class_)
+    return {
+        "students": students,
+        "joined_s": joined,
+        "latencies": latencies,
+        "guess_p95_ms": percentile(latencies, 95) if latencies else None,
+        "guess_median_ms": percentile(latencies, 50) if latencies else None,
+        "guesses": guesses,
+        "revealed": sum(s.revealed for s in class_),
+        "players": [s.player for s in class_],
+        "errors": [e for s in class_ for e in s.errors][:20],
+        "error_count": sum(len(s.errors) for s in class_),
+        "cpu_ms_per_guess": (cpu1 - cpu0) * 1000 / max(1, guesses),
+        "server_cores": (cpu1 - cpu0) / (t1 - t0),
+    }
+
+
+def check_store(db_url: str, room: str, players: list[str], revealed: int) -> dict:
+    from store.rooms import Store
+
+    store = Store.open(db_url)
+    records = [r for r in store.records(room) if r.player in set(players)]
+    keys = {(r.player, r.passage, r.position) for r in records}
+    store.engine.dispose()
+    return {"sent": revealed, "stored": len(records), "doubled": len(records) - len(keys)}
+
+
+@contextlib.contextmanager
+def served(root: Path, processes: int, env: dict, prefix: tuple[str, ...] = ()):
+    """(url, server pids): one `streamlit run`, or scripts/serve.sh with two behind nginx."""
+    if processes == 1:
+        with streamlit_server(root, env=env, prefix=prefix) as (url, proc):
+            yield url, [proc.pid]
+        return
+    from bench.training_load import descendants
+
+    port = free_port()
+    proc = subprocess.Popen(
+        ["bash", "scripts/serve.sh", str(processes)], cwd=root, env={**os.environ, **env, "PORT": str(port)},
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, 120, proc)
+        pids = [p for p in descendants(proc.pid) if b"streamlit" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        yield url, pids
+    except NotHealthy as e:
+        raise SystemExit(f"serve.sh: {e}: {proc.stderr.read().decode()[-2000:]}") from None
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def database_url(kind: str, given: str | None, folder: Path) -> str:
+    if given:
+        return given
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'classroom.sqlite3'}"
+    env = os.environ
+    if not env.get("PGHOST"):
+        raise SystemExit("--store postgresql needs --db-url, or run inside pg_virtualenv")
+    return (
+        f"postgresql+psycopg://{env.get('PGUSER', 'postgres')}:{env.get('PGPASSWORD', '')}@{env['PGHOST']}:"
+        f"{env['PGPORT']}/{env.get('PGDATABASE', 'postgres')}"
+    )
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, nargs="+", default=[30, 60, 100, 150])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=45.0, help="guessing time per round")
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--db-url", help="the store's URL (default: a new SQLite file, or pg_virtualenv's)")
+    parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
+    parser.add_argument("--box", nargs=2, type=float, metavar=("MB", "CORES"), help="serve in a cgroup (root)")
+    parser.add_argument("--baseline-root", type=Path, help="a checkout without rooms: students play alone there")
+    parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    import tempfile
+
+    from store.rooms import Store
+
+    folder = Path(tempfile.mkdtemp(prefix="classroom-"))
+    db_url = database_url(args.store, args.db_url, folder)
+    env = {"UNROLLED_DB_URL": db_url, "UNROLLED_TRAIN_WORKERS": "0"}
+    runs = []
+    box = None
+    prefix: tuple[str, ...] = ()
+    if args.box:
+        from bench.box import Box
+
+        box = Box("unrolled-classroom", int(args.box[0]), args.box[1]).__enter__()
+        prefix = box.enter
+    try:
+        with served(args.root, args.processes, env, prefix) as (url, pids):
+            store = Store.open(db_url)
+            for students in args.students:
+                for attempt in range(args.repeat):
+                    passage = 7 + attempt
+                    room, _ = store.create_room(passage=passage, max_players=max(60, students))
+                    result = asyncio.run(class_round(url, students, room.code, passage, args.seconds, pids))
+                    result |= check_store(db_url, room.code, result.pop("players"), result["revealed"])
+                    result |= {"store": args.store, "processes": args.processes, "projectors": 0}
+                    if box:
+                        result["box"] = {"memory_mb": int(args.box[0]), "cores": args.box[1]}
+                    runs.append(result)
+                    report(result)
+        if args.baseline_root:
+            with served(args.baseline_root, 1, env) as (url, pids):
+                for students in args.students:
+                    result = asyncio.run(class_round(url, students, None, 7, args.seconds, pids))
+                    result.pop("players")
+                    result |= {"store": None, "processes": 1, "projectors": 0, "baseline": str(args.baseline_root)}
+                    runs.append(result)
+                    report(result, "alone, no store (baseline)")
+    finally:
+        if box:
+            box.__exit__(None, None, None)
+            for r in runs:
+                if "box" in r:
+                    r["box"] |= {"peak_mb": box.peak_mb, "oom_kills": box.oom_kills_in_run}
+    for r in runs:
+        r.pop("latencies", None)
+    if args.json:
+        args.json.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
+
+
+def report(r: dict, what: str | None = None) -> None:
+    where = what or f"{r['store']}, {r['processes']} process(es)"
+    print(f"== {r['students']} students, {where}")
+    print(f"  all joined and had the passage after {r['joined_s']:.1f} s")
+    if r["latencies"]:
+        print(f"  guess to judged reply: {summary(r['latencies'])}")
+    print(f"  guesses {r['guesses']}, errors {r['error_count']} {r['errors'][:2]}")
+    print(f"  server CPU per guess {r['cpu_ms_per_guess']:.1f} ms ({r['server_cores']:.2f} cores)")
+    if "stored" in r:
+        print(f"  revealed {r['sent']}, in the store {r['stored']}, doubled {r['doubled']}")
+
+
+if __name__ == "__main__":
+    main()
