@@ -133,5 +133,7 @@ st.navigation(
         st.Page("views/memory_lab.py", title=t("nav.lab"), icon=":material/psychology:", url_path="Memory_lab"),
         st.Page("views/guess.py", title=t("nav.guess"), icon=":material/quiz:", url_path="Guess"),
         st.Page("views/train.py", title=t("nav.train"), icon=":material/model_training:", url_path="Train"),
+        # a class room's view for the wall, opened from the teacher's panel on the Guess page
+        st.Page("views/projector.py", title=t("proj.tab"), url_path="Projector", visibility="hidden"),
     ]
 ).run()

@@ -3,14 +3,17 @@ through a real server and the page's own way of sending a guess (the board compo
 WebSocket, which reruns the board's fragment; ui/web/guess.js does the same).
 
     python -m bench.classroom [--students 30 60 100 150] [--repeat 2] [--seconds 45] [--store sqlite|postgresql]
-                              [--processes 1|2] [--box MB CORES] [--baseline-root DIR] [--json FILE]
+                              [--processes 1|2] [--projectors 0 2] [--box MB CORES] [--baseline-root DIR]
+                              [--json FILE]
 
 For each number of students: a teacher's room is opened in the store, the students open the page together and
 say who they are (as the page does from localStorage), and the time until the last one has the passage is
 taken; then they guess for --seconds. A guess's latency is from sending the message that carries it to
 receiving the board with that guess judged (its `seq`). Each student guesses right about half the time, else a
 wrong character not tried yet at that position. At the end the room's records are read back from the store:
-every character a student saw revealed must be there once (`sent`, `stored`, `doubled`).
+every character a student saw revealed must be there once (`sent`, `stored`, `doubled`). With --projectors,
+each number of students is also played with that many projector views open (views/projector.py, refreshed as a
+browser does, every second): `projector_lag_p95_s` is from a character's judged reply to a view showing it.
 
 --store postgresql needs a database: --db-url, or the PG* variables `pg_virtualenv` sets. --processes 2 serves
 through scripts/serve.sh (nginx in front of two processes sharing the store). --box runs the server in a cgroup
@@ -44,6 +47,7 @@ from bench.load import OK as FINISHED
 OK = FINISHED | {ForwardMsg.FINISHED_EARLY_FOR_RERUN}
 
 EVERY = 1.5  # seconds between one student's guesses
+REFRESH = 1.0  # a projector view's refresh, as ui/projector.REFRESH
 RIGHT = 0.5  # how often a student's guess is right
 WRONG_POOL = "etaoinshrdlucmfwypvbgkqjxz ,.;'"
 
@@ -62,6 +66,7 @@ class Student:
         self.errors: list[str] = []
         self.opened: float | None = None
         self.revealed = 0  # characters this student saw revealed
+        self.reveal_times: list[float] = []  # when each reveal's judged reply arrived (perf_counter)
         self.sent = 0
         self.text = passage_text(seed)
 
@@ -123,6 +128,7 @@ class Student:
         before = len(self.data.get("shown", "")) if self.data else None
         if before is not None and len(data["shown"]) > before:
             self.revealed += len(data["shown"]) - before
+            self.reveal_times += [time.perf_counter()] * (len(data["shown"]) - before)
         self.data = data
 
     async def run(self, start: asyncio.Event, arrived, go: asyncio.Event, seconds: float) -> None:
@@ -180,6 +186,82 @@ class Student:
         return self.text[position] if position < len(self.text) else "~"
 
 
+class Projector:
+    """A projector view as a browser keeps it: the page once, the teacher's key from the view's component, then
+    a rerun of its fragment every REFRESH seconds (Streamlit's run_every is driven by the page), noting when each
+    count of recorded characters (the view's `recorded`) was first shown."""
+
+    def __init__(self, url: str, room: str, key: str):
+        self.url, self.room, self.key = url, room, key
+        self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
+        self.cookie = f"_streamlit_xsrf=wall-{random.getrandbits(48):x}"
+        self.component_id = self.fragment_id = self.page_hash = None
+        self.seen: dict[int, float] = {}  # recorded count -> when the view first showed it
+        self.errors: list[str] = []
+
+    def message(self, state: dict | None = None, auto: bool = False) -> bytes:
+        msg = BackMsg()
+        rerun = msg.rerun_script
+        rerun.query_string = urllib.parse.urlencode({"room": self.room})
+        rerun.page_name = "Projector"
+        if self.page_hash:
+            rerun.page_script_hash = self.page_hash
+        if state is not None:
+            widget = rerun.widget_states.widgets.add()
+            widget.id = self.component_id
+            widget.json_value = json.dumps(state)
+        if self.fragment_id and (state is not None or auto):
+            rerun.fragment_id = self.fragment_id
+            rerun.is_auto_rerun = auto
+        return msg.SerializeToString()
+
+    async def until_finished(self, ws) -> None:
+        while True:
+            msg = ForwardMsg()
+            msg.ParseFromString(await asyncio.wait_for(ws.recv(), timeout=60))
+            kind = msg.WhichOneof("type")
+            if kind == "delta":
+                element = msg.delta.new_element
+                if element.WhichOneof("type") == "bidi_component" and "projector" in element.bidi_component.id:
+                    self.component_id, self.fragment_id = element.bidi_component.id, msg.delta.fragment_id
+                    self.page_hash = msg.metadata.active_script_hash or self.page_hash
+                    summary = json.loads(element.bidi_component.json).get("summary")
+                    if summary is not None:
+                        self.seen.setdefault(summary["recorded"], time.perf_counter())
+            elif kind == "script_finished":
+                if msg.script_finished not in OK:
+                    self.errors.append(f"run ended with status {msg.script_finished}")
+                return
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            async with websockets.connect(
+                self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=60,
+                additional_headers={"Cookie": self.cookie},
+            ) as ws:  # fmt: skip
+                await ws.send(self.message())
+                await self.until_finished(ws)
+                await ws.send(self.message({"key": self.key}))
+                await self.until_finished(ws)
+                while not stop.is_set():
+                    await asyncio.sleep(REFRESH)
+                    await ws.send(self.message(auto=True))
+                    await self.until_finished(ws)
+        except (TimeoutError, OSError, websockets.WebSocketException) as e:
+            self.errors.append(f"connection: {type(e).__name__}: {e}")
+
+    def lags(self, reveals: list[float]) -> list[float]:
+        """For the k-th character revealed (in the order the students saw them), seconds until the view first
+        showed k or more recorded."""
+        shown = sorted(self.seen.items())
+        out = []
+        for k, at in enumerate(sorted(reveals), 1):
+            first = next((when for count, when in shown if count >= k), None)
+            if first is not None:
+                out.append(max(0.0, first - at))
+        return out
+
+
 def passage_text(index: int) -> str:
     from core.guess import load_passages
     from core.models import SHIPPED_DIR
@@ -193,8 +275,21 @@ def passage_text(index: int) -> str:
 _TEXTS: list[str] | None = None
 
 
-async def class_round(url: str, students: int, room: str | None, passage: int, seconds: float, pids: list[int]):
+async def class_round(
+    url: str,
+    students: int,
+    room: str | None,
+    passage: int,
+    seconds: float,
+    pids: list[int],
+    walls: list[str] = (),
+    key: str = "",
+):
     class_ = [Student(url, n, room, passage) for n in range(students)]
+    views = [Projector(wall, room, key) for wall in walls]
+    stop = asyncio.Event()
+    watching = [asyncio.create_task(v.run(stop)) for v in views]
+    await asyncio.sleep(2 * REFRESH if views else 0)
     start, go = asyncio.Event(), asyncio.Event()
     arrived_count = [0]
 
@@ -211,6 +306,11 @@ async def class_round(url: str, students: int, room: str | None, passage: int, s
     cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.perf_counter()
     await asyncio.gather(*tasks)
     cpu1, t1 = sum(cpu_seconds(p) for p in pids), time.perf_counter()
+    await asyncio.sleep(3 * REFRESH if views else 0)  # the last guesses reach the wall
+    stop.set()
+    await asyncio.gather(*watching)
+    reveals = [at for s in class_ for at in s.reveal_times]
+    lags = [lag for v in views for lag in v.lags(reveals)]
     latencies = [x for s in class_ for x in s.latencies]
     guesses = sum(s.sent for s in class_)
     return {
@@ -225,6 +325,9 @@ async def class_round(url: str, students: int, room: str | None, passage: int, s
         "errors": [e for s in class_ for e in s.errors][:20],
         "error_count": sum(len(s.errors) for s in class_),
         "cpu_ms_per_guess": (cpu1 - cpu0) * 1000 / max(1, guesses),
+        "projectors": len(views),
+        "projector_lag_p95_s": percentile(lags, 95) if lags else None,
+        "projector_errors": [e for v in views for e in v.errors][:5],
         "server_cores": (cpu1 - cpu0) / (t1 - t0),
     }
 
@@ -287,6 +390,7 @@ def main(argv=None) -> None:
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--db-url", help="the store's URL (default: a new SQLite file, or pg_virtualenv's)")
     parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
+    parser.add_argument("--projectors", type=int, nargs="+", default=[0], help="projector views open, each a round")
     parser.add_argument("--box", nargs=2, type=float, metavar=("MB", "CORES"), help="serve in a cgroup (root)")
     parser.add_argument("--baseline-root", type=Path, help="a checkout without rooms: students play alone there")
     parser.add_argument("--root", type=Path, default=ROOT)
@@ -312,21 +416,25 @@ def main(argv=None) -> None:
             store = Store.open(db_url)
             for students in args.students:
                 for attempt in range(args.repeat):
-                    passage = 7 + attempt
-                    room, _ = store.create_room(passage=passage, max_players=max(60, students))
-                    result = asyncio.run(class_round(url, students, room.code, passage, args.seconds, pids))
-                    result |= check_store(db_url, room.code, result.pop("players"), result["revealed"])
-                    result |= {"store": args.store, "processes": args.processes, "projectors": 0}
-                    if box:
-                        result["box"] = {"memory_mb": int(args.box[0]), "cores": args.box[1]}
-                    runs.append(result)
-                    report(result)
+                    for projectors in args.projectors:
+                        passage = 7 + attempt
+                        room, key = store.create_room(passage=passage, max_players=max(60, students))
+                        walls = [url] * projectors
+                        result = asyncio.run(
+                            class_round(url, students, room.code, passage, args.seconds, pids, walls, key)
+                        )
+                        result |= check_store(db_url, room.code, result.pop("players"), result["revealed"])
+                        result |= {"store": args.store, "processes": args.processes}
+                        if box:
+                            result["box"] = {"memory_mb": int(args.box[0]), "cores": args.box[1]}
+                        runs.append(result)
+                        report(result)
         if args.baseline_root:
             with served(args.baseline_root, 1, env) as (url, pids):
                 for students in args.students:
                     result = asyncio.run(class_round(url, students, None, 7, args.seconds, pids))
                     result.pop("players")
-                    result |= {"store": None, "processes": 1, "projectors": 0, "baseline": str(args.baseline_root)}
+                    result |= {"store": None, "processes": 1, "baseline": str(args.baseline_root)}
                     runs.append(result)
                     report(result, "alone, no store (baseline)")
     finally:
@@ -343,7 +451,7 @@ def main(argv=None) -> None:
 
 def report(r: dict, what: str | None = None) -> None:
     where = what or f"{r['store']}, {r['processes']} process(es)"
-    print(f"== {r['students']} students, {where}")
+    print(f"== {r['students']} students, {where}, {r.get('projectors', 0)} projector views")
     print(f"  all joined and had the passage after {r['joined_s']:.1f} s")
     if r["latencies"]:
         print(f"  guess to judged reply: {summary(r['latencies'])}")
@@ -351,6 +459,9 @@ def report(r: dict, what: str | None = None) -> None:
     print(f"  server CPU per guess {r['cpu_ms_per_guess']:.1f} ms ({r['server_cores']:.2f} cores)")
     if "stored" in r:
         print(f"  revealed {r['sent']}, in the store {r['stored']}, doubled {r['doubled']}")
+    if r.get("projectors"):
+        lag = r["projector_lag_p95_s"]
+        print(f"  {r['projectors']} projector views: a revealed character on the wall within p95 {lag:.2f} s")
 
 
 if __name__ == "__main__":

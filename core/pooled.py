@@ -102,17 +102,22 @@ def pool(records: Iterable[tuple[str, int, int]], resamples: int = BOOTSTRAP, se
 def bootstrap(
     players: list[np.ndarray], resamples: int = BOOTSTRAP, seed: int = 0
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """INTERVAL intervals of the lower and upper bounds, resampling whole players with replacement."""
+    """INTERVAL intervals of the lower and upper bounds, resampling whole players with replacement: every
+    resample's guess-count distribution at once, as one (resamples, GAVE_UP) array."""
     rng = np.random.default_rng(seed)
     tallies = np.stack([np.bincount(c, minlength=GAVE_UP + 1)[1:] for c in players])  # (players, GAVE_UP)
-    lows, ups = [], []
-    for _ in range(resamples):
-        pick = rng.integers(0, len(players), len(players))
-        tally = tallies[pick].sum(axis=0)
-        counts = np.repeat(np.arange(1, GAVE_UP + 1), tally)
-        b = bounds(counts)
-        lows.append(b.lower)
-        ups.append(b.upper)
+    picks = rng.integers(0, len(players), (resamples, len(players)))
+    q = tallies[picks].sum(axis=1).astype(np.float64)
+    q /= q.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ups = -np.nansum(np.where(q > 0, q * np.log2(q), 0.0), axis=1)
+    rising = np.any(np.diff(q, axis=1) > 1e-12, axis=1)
+    fitted = q.copy()
+    for r in np.flatnonzero(rising):  # only the resamples whose q rises need their falling fit
+        fitted[r] = falling(q[r])
+    i = np.arange(1, GAVE_UP + 1)
+    drop = fitted - np.concatenate([fitted[:, 1:], np.zeros((resamples, 1))], axis=1)
+    lows = (i * drop * np.log2(i)).sum(axis=1)
     tail = (1 - INTERVAL) / 2 * 100
     low = tuple(float(x) for x in np.percentile(lows, [tail, 100 - tail]))
     up = tuple(float(x) for x in np.percentile(ups, [tail, 100 - tail]))

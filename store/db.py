@@ -9,8 +9,8 @@ processes on several machines. The URL comes from, first to last:
 - `sqlite:///<data folder>/unrolled.sqlite3`, the data folder being UNROLLED_DATA_DIR or `data/` beside the code.
 
 SQLite under several processes (scripts/serve.sh): WAL, so readers do not wait for the writer; a busy timeout,
-so a writer waits for another instead of failing; and every transaction begins with BEGIN IMMEDIATE, taking the
-write lock first. A transaction that reads and then writes would otherwise fail at once with "database is
+so a writer waits for another instead of failing; and every transaction that writes begins with BEGIN IMMEDIATE,
+taking the write lock first. A transaction that reads and then writes would otherwise fail at once with "database is
 locked" when another process wrote in between, whatever the timeout.
 """
 
@@ -30,6 +30,7 @@ DATA_VARIABLE = "UNROLLED_DATA_DIR"
 SECRETS_SECTION = "unrolled"  # [connections.unrolled] in .streamlit/secrets.toml
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000  # how long a SQLite writer waits for another process's transaction to end
+READ_ONLY = "unrolled_read_only"  # an execution option: the transaction only reads (store.rooms.Store.reading)
 
 metadata = sa.MetaData()
 
@@ -128,17 +129,23 @@ def make_engine(url: str) -> sa.Engine:
             dbapi_connection.isolation_level = None  # sqlite3 emits no BEGIN of its own: on_begin does
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL syncs at checkpoints, not at every commit: a killed server keeps every commit
+            # (only a power cut may lose the last ones), and a record no longer waits for the disk
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")
         def on_begin(connection: sa.Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # a transaction that only reads takes no write lock: WAL lets it read beside a writer
+            reading = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # a connection per page run at once: Streamlit runs each session's script in a thread of its own
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=30)
     raise StoreError(f"the store runs on SQLite or PostgreSQL, not {parsed.get_backend_name()}")
 
 

@@ -124,7 +124,12 @@ class Store:
         return cls(engine)
 
     def transaction(self):
-        return _Transaction(self)
+        """A transaction that may write (on SQLite: BEGIN IMMEDIATE)."""
+        return _Transaction(self.engine)
+
+    def reading(self):
+        """A transaction that only reads (on SQLite a plain BEGIN, beside any writer)."""
+        return _Transaction(self.engine.execution_options(**{db.READ_ONLY: True}))
 
     # -- rooms
 
@@ -154,7 +159,7 @@ class Store:
     def room(self, code: str, now: float | None = None) -> Room | None:
         """The room, or None if there is none by that code or it has expired."""
         now = time.time() if now is None else now
-        with self.transaction() as c:
+        with self.reading() as c:
             row = c.execute(sa.select(db.rooms).where(db.rooms.c.code == code)).mappings().first()
         if row is None or row["expires"] <= now:
             return None
@@ -163,7 +168,7 @@ class Store:
     def is_teacher(self, code: str, key: str | None) -> bool:
         if not key:
             return False
-        with self.transaction() as c:
+        with self.reading() as c:
             found = c.execute(sa.select(db.rooms.c.teacher_hash).where(db.rooms.c.code == code)).scalar()
         return found is not None and hmac.compare_digest(found, key_hash(key))
 
@@ -202,7 +207,7 @@ class Store:
         return Player(player, nickname, False, now)
 
     def players(self, code: str) -> list[Player]:
-        with self.transaction() as c:
+        with self.reading() as c:
             rows = c.execute(sa.select(db.players).where(db.players.c.room == code).order_by(db.players.c.joined))
             return [Player(r.player, r.nickname, r.hidden, r.joined) for r in rows]
 
@@ -217,9 +222,6 @@ class Store:
         if not 1 <= count <= MAX_WRONG + 1 or len(wrong) > MAX_WRONG or position < 0:
             raise ValueError(f"not a judged character: count {count}, {len(wrong)} wrong, position {position}")
         with self.transaction() as c:
-            room = self._room_for_update(c, code, now)
-            if room["closed"]:
-                raise RoomClosed(f"room {code} is closed: this guess was not recorded")
             row = {
                 "room": code,
                 "passage": int(passage),
@@ -233,13 +235,24 @@ class Store:
                 new = self._inserted(c, db.guesses, row)
             except sa.exc.IntegrityError:  # the player is not in the room (a foreign key)
                 raise NoSuchRoom(f"this player has not joined room {code}") from None
-            if new:
-                self._bump(c, code)
-            return new
+            if not new:
+                return False
+            # The room's row is locked only from here to the commit: the version moves, and a room closed or
+            # expired meanwhile takes the record back with it (the transaction rolls back)
+            open_room = (db.rooms.c.code == code) & ~db.rooms.c.closed & (db.rooms.c.expires > now)
+            bumped = c.execute(
+                sa.update(db.rooms).where(open_room).values(version=db.rooms.c.version + 1).returning(db.rooms.c.code)
+            ).first()
+            if bumped is None:
+                closed = c.execute(sa.select(db.rooms.c.closed).where(db.rooms.c.code == code)).scalar()
+                if closed:
+                    raise RoomClosed(f"room {code} is closed: this guess was not recorded")
+                raise NoSuchRoom(f"there is no room {code}: check the code, or ask for a new one")
+            return True
 
     def next_position(self, code: str, passage: int, player: str) -> int:
         """The first position of the passage this player has no record of: where a reloaded page resumes."""
-        with self.transaction() as c:
+        with self.reading() as c:
             done = set(
                 c.execute(
                     sa.select(db.guesses.c.position).where(
@@ -257,7 +270,7 @@ class Store:
         if passage is not None:
             query = query.where(db.guesses.c.passage == passage)
         query = query.order_by(db.guesses.c.passage, db.guesses.c.player, db.guesses.c.position)
-        with self.transaction() as c:
+        with self.reading() as c:
             return [Record(r.passage, r.player, r.position, r.count, r.wrong, r.at) for r in c.execute(query)]
 
     # -- the teacher's
@@ -366,13 +379,13 @@ def reason(error: Exception) -> str:
 class _Transaction:
     """One transaction on the store; a database failure becomes a StoreError that says what happened."""
 
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, engine):
+        self.engine = engine
         self.context = None
 
     def __enter__(self) -> sa.Connection:
         try:
-            self.context = self.store.engine.begin()
+            self.context = self.engine.begin()
             return self.context.__enter__()
         except sa.exc.SQLAlchemyError as e:
             raise StoreError(f"the room's database cannot be used: {reason(e)}") from None

@@ -5,6 +5,7 @@ figures; a closed room's link plays alone. What the store holds is checked at th
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -97,7 +98,7 @@ def test_a_class_plays_one_room_together_and_each_sees_the_pooled_figures(room_s
     type_chars(bob, wrong + text, text)
     bob.get_by_role("heading", name="The class's result").wait_for(timeout=30_000)
     assert class_players(bob) == "2"
-    bob.locator("[data-testid=stVegaLiteChart]").first.wait_for(timeout=30_000)
+    assert "The class" in bob.locator(".game table.scores").inner_text()  # the board draws the class beside you
 
     # the teacher hides Ada's nickname, then closes the room: its link plays alone, and says so
     teacher.reload()
@@ -179,3 +180,47 @@ def test_the_classroom_benchmark_runs_and_every_revealed_character_is_stored_onc
     assert (result["store"], result["processes"], result["students"], result["projectors"]) == ("sqlite", 1, 3, 0)
     assert result["error_count"] == 0 and result["guesses"] >= 6 and result["guess_p95_ms"] > 0
     assert result["sent"] == result["stored"] > 0 and result["doubled"] == 0
+
+
+RECORDED = (
+    "() => { for (const e of document.querySelectorAll('*')) { const p = e.shadowRoot &&"
+    " e.shadowRoot.querySelector('.projector'); if (p) return Number(p.dataset.recorded); } return -1; }"
+)
+
+
+def test_the_projector_view_follows_two_students_within_two_seconds_and_never_shows_the_key(room_server, browser):
+    from tests.test_a11y import AXE
+
+    server, url = room_server
+    room, key = Store.open(url).create_room(passage=6)
+    text = load_passages(SHIPPED_DIR).texts[6]
+    wall = browser.new_context(viewport={"width": 1600, "height": 1200})
+    wall.add_init_script(f"localStorage.setItem('unrolled-room-key-{room.code}', '{key}')")  # the teacher's browser
+    projector = wall.new_page()
+    projector.goto(f"{server}/Projector?room={room.code}")
+    projector.wait_for_function(f"({RECORDED})() === 0", timeout=60_000)
+    students = [guess_page(browser, f"{server}/Guess?room={room.code}") for _ in range(2)]
+    for page in students:
+        page.get_by_text(f"You are in room {room.code} · players so far").wait_for(timeout=30_000)
+    lags = []
+    for n in range(6):  # the students take turns; each revealed character reaches the wall
+        page = students[n % 2]
+        position = n // 2
+        began = time.monotonic()
+        type_chars(page, text[position], text[: position + 1])
+        projector.wait_for_function(f"({RECORDED})() >= {n + 1}", timeout=10_000)
+        lags.append(time.monotonic() - began)
+    assert max(lags) < 2.0, lags  # from the key to the wall showing it
+    assert projector.url.endswith(f"Projector?room={room.code}")  # never reloaded
+    content = projector.content()
+    links = projector.evaluate("() => [...document.querySelectorAll('a')].map((a) => a.href).join(' ')")
+    assert key not in content and key not in links and key not in projector.url
+    projector.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    violations = projector.evaluate(
+        "async () => (await axe.run(document)).violations.filter((v) => ['serious', 'critical'].includes(v.impact))"
+        ".map((v) => v.id)"
+    )
+    assert violations == []
+    for page in students:
+        page.context.close()
+    wall.close()

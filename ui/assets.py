@@ -8,8 +8,9 @@ from pathlib import Path
 WEB = Path(__file__).resolve().parent / "web"
 
 
-def script(name: str) -> str:
-    return (WEB / "prelude.js").read_text(encoding="utf-8") + "\n" + (WEB / name).read_text(encoding="utf-8")
+def script(*names: str) -> str:
+    """The prelude, then each file named (shared ones such as distribution.js first, the component's own last)."""
+    return "\n".join((WEB / name).read_text(encoding="utf-8") for name in ("prelude.js", *names))
 
 
 def styles(*names: str) -> str:

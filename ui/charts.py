@@ -158,33 +158,3 @@ def matrix(
         heat.properties(width=alt.Step(16), height=alt.Step(18)),
         spacing=2,
     )
-
-
-OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442"]
-
-
-def guess_counts(rows: list[dict], x_title: str, y_title: str) -> alt.Chart:
-    """Guess-count distributions side by side. rows: {"player", "count" (1..GAVE_UP, as drawn), "share"}; each
-    count gets a bar per player, coloured with the Okabe-Ito palette, which colour blindness keeps apart."""
-    players = list(dict.fromkeys(r["player"] for r in rows))
-    return (
-        alt.Chart(alt.Data(values=rows))
-        .mark_bar()
-        .encode(
-            x=alt.X("count:O", title=x_title, sort=None, axis=alt.Axis(labelAngle=0)),
-            xOffset=alt.XOffset("player:N", sort=players),
-            y=alt.Y("share:Q", title=y_title, axis=alt.Axis(format="%")),
-            color=alt.Color(
-                "player:N",
-                sort=players,
-                scale=alt.Scale(domain=players, range=OKABE_ITO[: len(players)]),
-                legend=alt.Legend(orient="bottom", title=None),
-            ),
-            tooltip=[
-                alt.Tooltip("player:N"),
-                alt.Tooltip("count:O", title=x_title),
-                alt.Tooltip("share:Q", format=".0%", title=y_title),
-            ],
-        )
-        .properties(height=260)
-    )

@@ -42,7 +42,7 @@ GUESS_STRINGS = (  # drawn by ui/web/guess.js; {placeholders} are filled in ther
 
 guess_component = st.components.v2.component(
     "unrolled_guess",
-    js=script("guess.js"),
+    js=script("distribution.js", "guess.js"),
     css=styles("live.css", "guess.css"),
 )
 

@@ -149,7 +149,7 @@ class Score(TypedDict):
 
 class Revealed(TypedDict):
     ch: str  # the character, as drawn
-    counts: list[int]  # guesses each player took, in the order of `players`
+    counts: list[float]  # guesses each player took, in the order of `players` (the class: its mean)
 
 
 class RoomKey(TypedDict):

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
@@ -33,6 +33,10 @@ FAILED_JOINS_PER_SESSION = 10  # a minute: a student mistyping a code a few time
 # class shares one address behind the school's NAT, and behind scripts/serve.sh every client is 127.0.0.1.
 FAILED_JOINS_PER_PROCESS = 300
 RETRY_STORE = 30.0  # seconds before a process tries again a store it could not open
+# Seconds a session trusts the room as it last read it (its passage, whether it is closed): a guess then costs one
+# transaction, its record, which checks the room itself. At 100 students, reading the room on every guess as well
+# took the server from 7.7 ms of CPU per guess (no room) to 10 ms (`python -m bench.classroom`).
+ROOM_RECHECK = 5.0
 PAGE_PATH = "Guess"
 
 
@@ -142,7 +146,7 @@ def seat() -> Seat | None:
         return None
     player, keys = who()
     try:
-        room = s.room(code)
+        room = recent_room(s, code)
         if room is None:
             if allowed_to_try():
                 failed()
@@ -170,33 +174,55 @@ def seat() -> Seat | None:
     return Seat(room, player, key)
 
 
+def recent_room(s: Store, code: str) -> Room | None:
+    """The room as this session read it less than ROOM_RECHECK seconds ago, or as the store has it now."""
+    held = st.session_state.get("room_read")
+    if held is not None and held[0] == code and time.monotonic() - held[1] < ROOM_RECHECK:
+        return held[2]
+    room = s.room(code)
+    st.session_state["room_read"] = (code, time.monotonic(), room)
+    return room
+
+
+def forget_room() -> None:
+    """Read the room afresh on the next run (after this session changed it, or a record found it changed)."""
+    st.session_state.pop("room_read", None)
+
+
 def leave(code: str) -> None:
     """Play alone from now on in this session (the URL keeps the code, so a reload tries again)."""
     st.session_state["room_left"] = code
     return None
 
 
-def game_for(seat: Seat, passages: Passages) -> Game:
-    """The room's passage, resumed where this player's records end: a reload, a second tab or a new connection
-    goes on from the first character not yet recorded."""
-    key = (seat.room.code, seat.room.passage, seat.player)
-    game = st.session_state.get("game")
-    if game is not None and st.session_state.get("game_key") == key:
-        return game
-    text = passages.texts[seat.room.passage % len(passages.texts)]
+def game_for(seat: Seat, passages: Passages, fresh: bool = False) -> tuple[Game, int]:
+    """The game this session plays in the room and its passage: the room's passage, resumed where this player's
+    records end (a reload, a second tab or a new connection goes on from the first character not yet
+    recorded). When the teacher moves the room on, a player in the middle of a passage finishes it first, and
+    then (`fresh`: the board's "Next passage") plays the room's new one."""
+    held, where = st.session_state.get("game"), st.session_state.get("game_key")
+    if held is not None and where is not None and where[0] == seat.room.code and where[2] == seat.player:
+        same = where[1] == seat.room.passage
+        if same or not held.done or not fresh:  # the same passage; or finish the old one; or wait to be asked
+            return held, where[1]
+    passage = seat.room.passage
+    text = passages.texts[passage % len(passages.texts)]
     counts: list[int] = []
     if seat.player is not None:
-        mine = {
-            r.position: r.count for r in store().records(seat.room.code, seat.room.passage) if r.player == seat.player
-        }
+        mine = {r.position: r.count for r in store().records(seat.room.code, passage) if r.player == seat.player}
         while len(counts) in mine:
             counts.append(mine[len(counts)])
     game = Game(text, position=len(counts), counts=counts)
-    st.session_state["game"], st.session_state["game_key"] = game, key
-    return game
+    st.session_state["game"], st.session_state["game_key"] = game, (seat.room.code, passage, seat.player)
+    return game, passage
 
 
-def record(seat: Seat, game: Game, wrong: list[str]) -> str:
+def moved_on(seat: Seat, passage: int) -> bool:
+    """Whether the room has moved on from the passage this session plays."""
+    return passage != seat.room.passage
+
+
+def record(seat: Seat, game: Game, wrong: list[str], passage: int) -> str:
     """Keep the character just revealed (the last of game.counts) as the server judged it; what to tell the player
     when it could not be kept (the game goes on either way)."""
     if seat.teacher:
@@ -204,9 +230,10 @@ def record(seat: Seat, game: Game, wrong: list[str]) -> str:
     if seat.player is None:
         return t("room.not_saved", problem=t("room.no_player"))
     try:
-        where = (seat.room.code, seat.room.passage, seat.player, game.position - 1)
+        where = (seat.room.code, passage, seat.player, game.position - 1)
         store().record(*where, game.counts[-1], "".join(wrong))
     except RoomClosed:
+        forget_room()
         leave(seat.room.code)
         return t("room.closed_now")
     except (RoomError, StoreError) as e:
@@ -360,10 +387,13 @@ def teacher_panel(seat: Seat, passages: Passages) -> None:
             )
             for player in set(chosen) ^ set(hidden):
                 s.hide(room.code, seat.key, player, player in chosen)
+        wall = {ROOM_PARAM: room.code} | ({"address": base} if base and is_local(host) else {})
+        st.link_button(t("room.projector"), f"Projector?{urlencode(wall)}", icon=":material/present_to_all:")
         downloads(seat, passages)
         close, more = st.columns([1, 3])
         if close.button(t("room.close"), disabled=room.closed, key="room_close"):
             s.close(room.code, seat.key)
+            forget_room()
             st.rerun()
         with more.popover(t("room.more")):
             sure = st.checkbox(t("room.sure"), key="room_sure")
@@ -372,6 +402,7 @@ def teacher_panel(seat: Seat, passages: Passages) -> None:
                 st.rerun()
             if st.button(t("room.delete"), disabled=not sure, type="primary", key="room_delete"):
                 s.delete(room.code, seat.key)
+                forget_room()
                 st.query_params.pop(ROOM_PARAM, None)
                 st.rerun()
 
@@ -419,18 +450,19 @@ def bits(value: float, interval: tuple[float, float] | None) -> str:
 
 def results(seat: Seat, models: dict, passages: Passages) -> None:
     """The class's pooled figures beside the three models' on the same characters, and the player's own: for a
-    student once they have finished the passage (their guesses are theirs until then), for the teacher always."""
+    student once they have finished the passage (their guesses are theirs until then), for the teacher always.
+    The distribution chart is the board's (with_class), drawn one way by ui/web/distribution.js."""
     from core import pooled
-    from core.guess import GAVE_UP, distribution
     from core.models import models_dir
-    from ui import charts, guess, panels
+    from ui import guess, panels
 
-    game = st.session_state.get("game")
+    game, where = st.session_state.get("game"), st.session_state.get("game_key")
+    passage = where[1] if where and where[0] == seat.room.code else seat.room.passage
     if not seat.teacher and (game is None or not game.done):
         st.markdown(t("room.results_after"))
         return
     try:
-        rows = [(r.player, r.position, r.count) for r in store().records(seat.room.code, seat.room.passage)]
+        rows = [(r.player, r.position, r.count) for r in store().records(seat.room.code, passage)]
     except StoreError as e:
         st.warning(t("room.store_down", problem=str(e)))
         return
@@ -439,9 +471,9 @@ def results(seat: Seat, models: dict, passages: Passages) -> None:
     if class_figures is None:
         st.info(t("room.results_none"))
         return
-    text = passages.texts[seat.room.passage % len(passages.texts)]
+    text = passages.texts[passage % len(passages.texts)]
     folder = str(models_dir())
-    table, dists = [], []
+    table = []
     you = [count for player, _, count in rows if player == seat.player]
     b = class_figures.bounds
     table.append(
@@ -454,7 +486,6 @@ def results(seat: Seat, models: dict, passages: Passages) -> None:
             t("room.col_players"): str(class_figures.players),
         }
     )
-    dists.append((t("room.the_class"), class_figures.q))
     if you:
         mine = pooled.bounds(you)
         table.append(
@@ -483,22 +514,40 @@ def results(seat: Seat, models: dict, passages: Passages) -> None:
                 t("room.col_players"): "",
             }
         )
-        dists.append((name, distribution(picked)))
     st.table(table, hide_index=True)  # our own words and figures only: no player's text reaches it
     notes = [t("room.results_interval")]
     if not b.monotone:
         notes.append(t("room.results_falling"))
     st.markdown(" ".join(notes))
-    labels = [str(i) for i in range(1, GAVE_UP)] + [t("guess.gave_up", n=GAVE_UP)]
-    chart_rows = [
-        {"player": name, "count": labels[i], "share": float(q[i])} for name, q in dists for i in range(GAVE_UP)
-    ]
-    summary = "; ".join(f"{name}: {q[0]:.0%}" for name, q in dists)
-    st.vega_lite_chart(
-        charts.spec(charts.guess_counts(chart_rows, t("room.chart_x"), t("room.chart_y"))),
-        key="room_chart",
-        alt=t("room.chart_alt", summary=summary),
+
+
+def with_class(data: dict, seat: Seat, game: Game, passage: int) -> dict:
+    """The board's payload with the class beside the player, once a student has finished the passage: its
+    running score, its mean guesses at each character and its guess-count distribution, drawn by the board's
+    own table and chart."""
+    from core import pooled
+
+    if seat.teacher or not game.done:
+        return data
+    try:
+        rows = [(r.player, r.position, r.count) for r in store().records(seat.room.code, passage)]
+    except StoreError:
+        return data
+    figures = pooled.pool(rows, resamples=0)
+    if figures is None:
+        return data
+    mean, _ = pooled.per_position(rows, len(game.text))
+    name = t("room.the_class")
+    data["players"].insert(1, name)
+    data["dists"].insert(1, figures.q.round(4).tolist())
+    b = figures.bounds
+    data["scores"].insert(
+        1,
+        {"name": name, "guesses_per_char": figures.guesses_per_char, "lower": b.lower, "upper": b.upper, "bits": None},
     )
+    for i, revealed in enumerate(data["record"]):
+        revealed["counts"].insert(1, round(float(mean[i]), 1))
+    return data
 
 
 # -- export
@@ -588,24 +637,27 @@ def summary_json(code: str, passage: int, text: str, records: list, model_counts
 
 
 def downloads(seat: Seat, passages: Passages) -> None:
+    """The teacher's downloads, made when clicked (a page run that does not download builds neither)."""
     from core.models import models_dir
     from ui import guess
     from ui.panels import shared_models
 
     s, code, passage = store(), seat.room.code, seat.room.passage
     text = passages.texts[passage % len(passages.texts)]
-    try:
-        records, players = s.records(code), s.players(code)
-    except StoreError as e:
-        st.warning(t("room.store_down", problem=str(e)))
-        return
     folder = str(models_dir())
-    models, _ = shared_models(folder)
-    counts = {mid: guess.model_plays(folder, mid, text).counts.tolist() for mid in models}
+
+    def csv_text() -> str:
+        return records_csv(code, passages.texts, s.records(code), s.players(code))
+
+    def json_text() -> str:
+        models, _ = shared_models(folder)
+        counts = {mid: guess.model_plays(folder, mid, text).counts.tolist() for mid in models}
+        return summary_json(code, passage, text, s.records(code), counts)
+
     left, right = st.columns(2)
     left.download_button(
         t("room.download_csv"),
-        records_csv(code, passages.texts, records, players),
+        csv_text,
         file_name=f"room-{code}.csv",
         mime="text/csv",
         icon=":material/download:",
@@ -613,7 +665,7 @@ def downloads(seat: Seat, passages: Passages) -> None:
     )
     right.download_button(
         t("room.download_json"),
-        summary_json(code, passage, text, records, counts),
+        json_text,
         file_name=f"room-{code}-summary.json",
         mime="application/json",
         icon=":material/download:",

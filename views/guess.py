@@ -27,8 +27,7 @@ def board(models, passages) -> dict:
             st.query_params["seed"] = str(seed)
         game = guess.current_game(passages, seed)
     else:
-        seed = seat.room.passage
-        game = room.game_for(seat, passages)
+        game, seed = room.game_for(seat, passages, fresh=bool(state.get("new")))
     if state.get("show"):
         action = {"show": True}
     request = state.get("typed")
@@ -40,7 +39,7 @@ def board(models, passages) -> dict:
     wrong, position = list(game.wrong), game.position
     message = guess.apply(game, action, alphabet)
     if seat is not None and game.position > position:  # a character was revealed: the class keeps it
-        message = " ".join(filter(None, [message, room.record(seat, game, wrong)]))
+        message = " ".join(filter(None, [message, room.record(seat, game, wrong, seed)]))
     folder = str(models_dir())
     plays = {mid: guess.model_plays(folder, mid, game.text) for mid in models}
     names = {mid: panels.display_name(m) for mid, m in models.items()}
@@ -49,6 +48,10 @@ def board(models, passages) -> dict:
     data = guess.payload(
         game, plays, names, seed, passages, message, st.session_state.get("guess_seq", 0), code, remember
     )
+    if seat is not None:
+        data = room.with_class(data, seat, game, seed)
+        # the room has moved on: once this passage is done, "New passage" takes the room's next one
+        data["can_new"] = game.done and room.moved_on(seat, seed)
     guess.guess_component(
         key="guess_board",
         data=data,

@@ -2,7 +2,6 @@
 // sent to the server, which judges it: the answer is not in the browser until it is revealed. Keys typed
 // while a guess is out wait their turn. Text reaches the DOM only through textContent.
 
-const COLORS = ["#000000", "#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00"]; // Okabe-Ito
 const BLOCK = 25; // revealed characters per row of the rank table
 
 function fmt(x, digits = 2) {
@@ -82,69 +81,6 @@ function scoreTable(data) {
   return table;
 }
 
-function chart(data) {
-  // Grouped bars: for each guess count 1..11, the share of characters that took it, one bar per player.
-  const wrap = el("figure", "chart");
-  const players = data.players.length;
-  const groups = data.max_wrong + 1;
-  const W = 640,
-    H = 230,
-    left = 40,
-    bottom = 30,
-    top = 10;
-  const gw = (W - left - 10) / groups,
-    bw = (gw - 6) / players;
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
-  const S = data.strings;
-  const summary = data.players
-    .map((name, p) => fill(S["guess.chart_first"], { name, p: Math.round(data.dists[p][0] * 100) }))
-    .join("; ");
-  root.setAttribute("aria-label", fill(S["guess.chart_aria"], { summary }));
-  const y = (v) => H - bottom - v * (H - bottom - top);
-  [0, 0.25, 0.5, 0.75, 1].forEach((v) => {
-    root.append(svg("line", { x1: left, x2: W - 10, y1: y(v), y2: y(v), stroke: "#e4e6eb" }));
-    root.append(svg("text", { x: left - 4, y: y(v) + 4, "text-anchor": "end", class: "axis" }, `${v * 100}%`));
-  });
-  for (let g = 0; g < groups; g++) {
-    const x0 = left + g * gw + 3;
-    data.dists.forEach((q, p) => {
-      const v = q[g];
-      const rect = svg("rect", {
-        x: x0 + p * bw,
-        y: y(v),
-        width: Math.max(1, bw - 1),
-        height: Math.max(0, y(0) - y(v)),
-        fill: COLORS[p % COLORS.length],
-      });
-      const n = g + 1 === groups ? fill(S["guess.gave_up"], { n: groups }) : g + 1;
-      rect.append(svg("title", {}, fill(S["guess.chart_bar"], { name: data.players[p], p: (v * 100).toFixed(0), n })));
-      root.append(rect);
-    });
-    root.append(
-      svg(
-        "text",
-        { x: x0 + gw / 2 - 3, y: H - bottom + 16, "text-anchor": "middle", class: "axis" },
-        g + 1 === groups ? `${groups}*` : String(g + 1),
-      ),
-    );
-  }
-  root.append(
-    svg(
-      "text",
-      { x: left + (W - left) / 2, y: H - 2, "text-anchor": "middle", class: "axis" },
-      fill(S["guess.chart_axis"], { n: groups }),
-    ),
-  );
-  const legend = el("figcaption");
-  data.players.forEach((name, p) => {
-    const sw = el("span", "swatch");
-    sw.style.background = COLORS[p % COLORS.length];
-    legend.append(sw, document.createTextNode(name));
-  });
-  wrap.append(root, legend);
-  return wrap;
-}
-
 // Who this page is, kept in the browser: a random player id (a reload, a second tab or a phone that lost its
 // connection is the same player) and the teacher keys of the rooms this browser opened. Never in a link.
 const PLAYER_ITEM = "unrolled-player";
@@ -212,7 +148,11 @@ function draw(state) {
   state.input.disabled = data.done;
   state.show.disabled = data.done;
   state.fresh.hidden = !data.can_new;
-  state.results.replaceChildren(rankTables(data), scoreTable(data), chart(data));
+  state.results.replaceChildren(
+    rankTables(data),
+    scoreTable(data),
+    distributionChart(data.players, data.dists, data.max_wrong + 1, data.strings),
+  );
   state.root.dataset.shown = data.shown;
 }
 
