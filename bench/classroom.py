@@ -243,8 +243,12 @@ class Projector:
                 await self.until_finished(ws)
                 await ws.send(self.message({"key": self.key}))
                 await self.until_finished(ws)
+                # the page asks for a rerun every REFRESH seconds (a setInterval), whether or not the last is done;
+                # here the next waits for the last to finish when it runs late
+                sent = time.perf_counter()
                 while not stop.is_set():
-                    await asyncio.sleep(REFRESH)
+                    await asyncio.sleep(max(0.0, sent + REFRESH - time.perf_counter()))
+                    sent = time.perf_counter()
                     await ws.send(self.message(auto=True))
                     await self.until_finished(ws)
         except (TimeoutError, OSError, websockets.WebSocketException) as e:

@@ -17,6 +17,18 @@ from ui.assets import script, styles
 from ui.i18n import strings, t
 from ui.protocol import Board
 
+SCORES_AND_CHART = (  # what ui/web/distribution.js draws, for the board and the projector view alike
+    "guess.col_player",
+    "guess.col_gpc",
+    "guess.col_lower",
+    "guess.col_upper",
+    "guess.col_xent",
+    "guess.chart_aria",
+    "guess.chart_first",
+    "guess.chart_bar",
+    "guess.chart_axis",
+    "guess.gave_up",
+)
 GUESS_STRINGS = (  # drawn by ui/web/guess.js; {placeholders} are filled in there
     "guess.show",
     "guess.new",
@@ -28,16 +40,7 @@ GUESS_STRINGS = (  # drawn by ui/web/guess.js; {placeholders} are filled in ther
     "guess.passage_aria",
     "guess.ranks_caption",
     "guess.scores_caption",
-    "guess.col_gpc",
-    "guess.col_lower",
-    "guess.col_upper",
-    "guess.col_xent",
-    "guess.chart_aria",
-    "guess.chart_first",
-    "guess.chart_bar",
-    "guess.chart_axis",
-    "guess.gave_up",
-    "guess.col_player",
+    *SCORES_AND_CHART,
 )
 
 guess_component = st.components.v2.component(

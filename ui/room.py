@@ -654,20 +654,12 @@ def downloads(seat: Seat, passages: Passages) -> None:
         counts = {mid: guess.model_plays(folder, mid, text).counts.tolist() for mid in models}
         return summary_json(code, passage, text, s.records(code), counts)
 
-    left, right = st.columns(2)
-    left.download_button(
-        t("room.download_csv"),
-        csv_text,
-        file_name=f"room-{code}.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        key="room_csv",
-    )
-    right.download_button(
-        t("room.download_json"),
-        json_text,
-        file_name=f"room-{code}-summary.json",
-        mime="application/json",
-        icon=":material/download:",
-        key="room_json",
-    )
+    for column, (label, make, name, mime) in zip(
+        st.columns(2),
+        [
+            (t("room.download_csv"), csv_text, f"room-{code}.csv", "text/csv"),
+            (t("room.download_json"), json_text, f"room-{code}-summary.json", "application/json"),
+        ],
+        strict=True,
+    ):
+        column.download_button(label, make, file_name=name, mime=mime, icon=":material/download:", key=name)

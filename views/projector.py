@@ -30,16 +30,7 @@ PROJECTOR_STRINGS = (
     "proj.strip_alt",
     "proj.cell",
     "proj.progress_caption",
-    "guess.col_player",
-    "guess.col_gpc",
-    "guess.col_lower",
-    "guess.col_upper",
-    "guess.col_xent",
-    "guess.chart_aria",
-    "guess.chart_first",
-    "guess.chart_bar",
-    "guess.chart_axis",
-    "guess.gave_up",
+    *guess.SCORES_AND_CHART,
 )
 
 component = st.components.v2.component(

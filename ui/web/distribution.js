@@ -1,8 +1,19 @@
-// The guess-count distributions side by side, drawn one way for the game's board (guess.js) and a room's
-// projector view (projector.js): for each count 1..groups, the share of characters that took it, one bar per
-// player, in the Okabe-Ito palette. S holds the guess.chart_* and guess.gave_up strings.
+// What the game's board (guess.js) and a room's projector view (projector.js) draw alike, drawn one way: the
+// score table's header, and the guess-count distributions side by side (for each count 1..groups, the share of
+// characters that took it, one bar per player, in the Okabe-Ito palette). S holds the guess.col_*,
+// guess.chart_* and guess.gave_up strings.
 
 const DIST_COLORS = ["#000000", "#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00"]; // Okabe-Ito
+
+function scoreHead(S) {
+  const head = el("tr");
+  for (const key of ["guess.col_player", "guess.col_gpc", "guess.col_lower", "guess.col_upper", "guess.col_xent"]) {
+    const th = el("th", "", S[key]);
+    th.scope = "col";
+    head.append(th);
+  }
+  return head;
+}
 
 function distributionChart(players, dists, groups, S) {
   const wrap = el("figure", "chart");

@@ -60,16 +60,7 @@ function rankTables(data) {
 function scoreTable(data) {
   const table = el("table", "scores");
   const S = data.strings;
-  table.append(el("caption", "", S["guess.scores_caption"]));
-  const head = el("tr");
-  [S["guess.col_player"], S["guess.col_gpc"], S["guess.col_lower"], S["guess.col_upper"], S["guess.col_xent"]].forEach(
-    (h) => {
-      const th = el("th", "", h);
-      th.scope = "col";
-      head.append(th);
-    },
-  );
-  table.append(head);
+  table.append(el("caption", "", S["guess.scores_caption"]), scoreHead(S));
   data.scores.forEach((s) => {
     const tr = el("tr");
     const th = el("th", "", s.name);

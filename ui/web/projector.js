@@ -46,16 +46,7 @@ function bits(x, interval) {
 
 function figures(summary, S) {
   const table = el("table", "figures");
-  table.append(el("caption", "", S["proj.figures_caption"]));
-  const head = el("tr");
-  [S["guess.col_player"], S["guess.col_gpc"], S["guess.col_lower"], S["guess.col_upper"], S["guess.col_xent"]].forEach(
-    (h) => {
-      const th = el("th", "", h);
-      th.scope = "col";
-      head.append(th);
-    },
-  );
-  table.append(head);
+  table.append(el("caption", "", S["proj.figures_caption"]), scoreHead(S));
   summary.table.forEach((row) => {
     const tr = el("tr");
     const th = el("th", "", row.name);
