@@ -215,10 +215,17 @@ class Projector:
             rerun.is_auto_rerun = auto
         return msg.SerializeToString()
 
-    async def until_finished(self, ws) -> None:
+    async def until_finished(self, ws, idle: float = 0.0) -> None:
+        """Messages until a run ends (with `idle`, until none came for that long: the view's first run with the
+        key reruns the whole page, for the teacher's controls)."""
         while True:
             msg = ForwardMsg()
-            msg.ParseFromString(await asyncio.wait_for(ws.recv(), timeout=60))
+            try:
+                msg.ParseFromString(await asyncio.wait_for(ws.recv(), timeout=idle or 60))
+            except TimeoutError:
+                if idle:
+                    return
+                raise
             kind = msg.WhichOneof("type")
             if kind == "delta":
                 element = msg.delta.new_element
@@ -231,7 +238,8 @@ class Projector:
             elif kind == "script_finished":
                 if msg.script_finished not in OK:
                     self.errors.append(f"run ended with status {msg.script_finished}")
-                return
+                if not idle:
+                    return
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -242,7 +250,7 @@ class Projector:
                 await ws.send(self.message())
                 await self.until_finished(ws)
                 await ws.send(self.message({"key": self.key}))
-                await self.until_finished(ws)
+                await self.until_finished(ws, idle=0.7)
                 # the page asks for a rerun every REFRESH seconds (a setInterval), whether or not the last is done;
                 # here the next waits for the last to finish when it runs late
                 sent = time.perf_counter()
