@@ -15,9 +15,11 @@ kept in the process's memory, so every process behind scripts/serve.sh sees the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -107,6 +109,10 @@ class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self.backend = engine.dialect.name
+        # SQLite has one writer at a time, and a writer waiting for another sleeps in SQLite's busy handler, up to
+        # 100 ms a try, while the holder may itself be waiting for the GIL: a class's writers queued that way for
+        # seconds. So this process's writers queue here first, and only one of them at a time asks SQLite.
+        self.writers = threading.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
@@ -124,8 +130,8 @@ class Store:
         return cls(engine)
 
     def transaction(self):
-        """A transaction that may write (on SQLite: BEGIN IMMEDIATE)."""
-        return _Transaction(self.engine)
+        """A transaction that may write (on SQLite: BEGIN IMMEDIATE, one writer of this process at a time)."""
+        return _Transaction(self.engine, self.writers)
 
     def reading(self):
         """A transaction that only reads (on SQLite a plain BEGIN, beside any writer)."""
@@ -377,24 +383,33 @@ def reason(error: Exception) -> str:
 
 
 class _Transaction:
-    """One transaction on the store; a database failure becomes a StoreError that says what happened."""
+    """One transaction on the store; a database failure becomes a StoreError that says what happened. `queue`, a
+    lock, is held from before the transaction begins until it has ended."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, queue=None):
         self.engine = engine
+        self.queue = queue if queue is not None else contextlib.nullcontext()
         self.context = None
 
     def __enter__(self) -> sa.Connection:
+        self.queue.__enter__()
         try:
             self.context = self.engine.begin()
             return self.context.__enter__()
         except sa.exc.SQLAlchemyError as e:
+            self.queue.__exit__(None, None, None)
             raise StoreError(f"the room's database cannot be used: {reason(e)}") from None
+        except BaseException:
+            self.queue.__exit__(None, None, None)
+            raise
 
     def __exit__(self, kind, error, trace) -> bool:
         try:
             self.context.__exit__(kind, error, trace)
         except sa.exc.SQLAlchemyError as e:
             raise StoreError(f"the room's database cannot be used: {reason(e)}") from None
+        finally:
+            self.queue.__exit__(None, None, None)
         if isinstance(error, sa.exc.SQLAlchemyError) and not isinstance(error, sa.exc.IntegrityError):
             raise StoreError(f"the room's database cannot be used: {reason(error)}") from None
         return False

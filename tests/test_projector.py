@@ -104,3 +104,35 @@ def projector_url() -> str:
     import os
 
     return os.environ["UNROLLED_DB_URL"]
+
+
+def test_when_the_teacher_moves_the_room_on_a_student_finishes_the_passage_first(classroom, monkeypatch):
+    from ui import room as room_ui
+
+    monkeypatch.setattr(room_ui, "ROOM_RECHECK", 0.0)  # every run reads the room afresh
+    code, key, text = classroom
+    at = AppTest.from_file("../views/guess.py", default_timeout=TIMEOUT)
+    at.query_params["room"] = code
+    at.run()
+    at.session_state["guess_board"] = {"who": {"player": "p-cyd", "keys": {}}}
+    at.run()
+
+    def play(ch: str, seq: int) -> dict:
+        at.session_state["guess_board"] = {"who": {"player": "p-cyd", "keys": {}}, "typed": {"guess": ch, "seq": seq}}
+        at.run()
+        assert not at.exception
+        return component(at, "guess_board")
+
+    data = play(text[0], 1)
+    assert data["room"] == code and data["shown"] == text[0] and data["number"] == 5
+    Store.open(projector_url()).set_passage(code, key, 5)  # the teacher starts the next passage
+    for i, ch in enumerate(text[1:], 2):
+        data = play(ch, i)
+    assert data["done"] and data["shown"] == text and data["number"] == 5  # this one first, to its end
+    assert data["can_new"]  # and then the next is offered
+    stored = [r for r in Store.open(projector_url()).records(code) if r.player == "p-cyd"]
+    assert len(stored) == len(text) and {r.passage for r in stored} == {4}
+    at.session_state["guess_board"] = {"who": {"player": "p-cyd", "keys": {}}, "new": True}
+    at.run()
+    data = component(at, "guess_board")
+    assert data["number"] == 6 and data["shown"] == "" and not data["done"]

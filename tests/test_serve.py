@@ -107,3 +107,37 @@ def test_a_room_is_shared_by_students_on_both_processes(served):
         assert class_players(students[1]) == "2"  # the other process's student counts too
         browser.close()
     assert len(store.records(room.code)) == 2 * len(text)
+
+
+def test_a_projector_view_on_one_process_sees_a_guess_made_through_the_other(served):
+    from playwright.sync_api import sync_playwright
+
+    from core.guess import load_passages
+    from core.models import SHIPPED_DIR
+    from store import db
+    from store.rooms import Store
+    from tests.test_room import RECORDED, guess_page, type_chars
+
+    store = Store.open(db.database_url())
+    room, key = store.create_room(passage=12)
+    text = load_passages(SHIPPED_DIR).texts[12]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        wall = browser.new_context()
+        wall.add_init_script(f"localStorage.setItem('unrolled-room-key-{room.code}', '{key}')")
+        projector = wall.new_page()
+        projector.goto(f"{served}/Projector?room={room.code}")
+        projector.wait_for_function(f"({RECORDED})() === 0", timeout=60_000)
+        wall_cookie = next(c["value"] for c in wall.cookies() if c["name"] == "_streamlit_xsrf")
+        for _ in range(12):  # a student whose cookie leads to the other process
+            student = guess_page(browser, f"{served}/Guess?room={room.code}")
+            cookie = next(c["value"] for c in student.context.cookies() if c["name"] == "_streamlit_xsrf")
+            if backend(served, cookie) != backend(served, wall_cookie):
+                break
+            student.context.close()
+        else:
+            pytest.fail("every browser landed on the projector's process")
+        student.get_by_text(f"You are in room {room.code} · players so far").wait_for(timeout=30_000)
+        type_chars(student, text[:3], text[:3])
+        projector.wait_for_function(f"({RECORDED})() === 3", timeout=5_000)
+        browser.close()
