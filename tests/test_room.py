@@ -224,3 +224,28 @@ def test_the_projector_view_follows_two_students_within_two_seconds_and_never_sh
     for page in students:
         page.context.close()
     wall.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-TW"])
+def test_axe_finds_no_serious_violation_on_the_projector_view(room_server, browser, lang):
+    from tests.test_a11y import AXE
+
+    server, url = room_server
+    store = Store.open(url)
+    room, key = store.create_room(passage=8)
+    store.join(room.code, "p1", "<i>Ada</i>")
+    store.record(room.code, 8, "p1", 0, 3, "ab")
+    context = browser.new_context(viewport={"width": 1600, "height": 1200})
+    context.add_init_script(f"localStorage.setItem('unrolled-room-key-{room.code}', '{key}')")
+    page = context.new_page()
+    page.goto(f"{server}/Projector?room={room.code}&address=192.168.1.20:8501&lang={lang}")
+    page.wait_for_function(f"({RECORDED})() === 1", timeout=60_000)
+    wait_idle(page)
+    assert page.locator("i", has_text="Ada").count() == 0  # the nickname is text, never markup
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    violations = page.evaluate(
+        "async () => (await axe.run(document)).violations.filter((v) => ['serious', 'critical'].includes(v.impact))"
+        ".map((v) => ({id: v.id, where: v.nodes[0].target.join(' ')}))"
+    )
+    assert violations == []
+    context.close()
