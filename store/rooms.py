@@ -271,10 +271,13 @@ class Store:
             position += 1
         return position
 
-    def records(self, code: str, passage: int | None = None) -> list[Record]:
+    def records(self, code: str, passage: int | None = None, player: str | None = None) -> list[Record]:
+        """The room's records, of one passage and one player when given."""
         query = sa.select(db.guesses).where(db.guesses.c.room == code)
         if passage is not None:
             query = query.where(db.guesses.c.passage == passage)
+        if player is not None:
+            query = query.where(db.guesses.c.player == player)
         query = query.order_by(db.guesses.c.passage, db.guesses.c.player, db.guesses.c.position)
         with self.reading() as c:
             return [Record(r.passage, r.player, r.position, r.count, r.wrong, r.at) for r in c.execute(query)]

@@ -18,7 +18,7 @@ import segno
 from core import pooled
 from core.guess import GAVE_UP, MAX_WRONG, Passages
 from core.text import visible
-from store.rooms import Store
+from store.rooms import Room, Store
 from ui.i18n import t
 
 REFRESH = 1.0  # seconds between a projector view's looks at its room (a guess shows within about 2 s)
@@ -42,12 +42,9 @@ def qr_matrix(link: str) -> list[str]:
     return ["".join("1" if cell else "0" for cell in row) for row in code.matrix_iter(scale=1, border=4)]
 
 
-def summary(store: Store, code: str, passages: Passages, model_plays: dict, names: dict[str, str]) -> dict | None:
-    """The room's figures for the wall, from the store; built again only when the room's version moved."""
-    room = store.room(code)
-    if room is None:
-        return None
-    key = (code, room.version, t("room.the_class"))
+def summary(store: Store, room: Room, passages: Passages, model_plays: dict, names: dict[str, str]) -> dict:
+    """The figures for the wall of `room` (as just read from the store); built again only when its version moved."""
+    key = (room.code, room.version, t("room.the_class"))
     with _Summaries.lock:
         if key in _Summaries.built:
             _Summaries.built.move_to_end(key)

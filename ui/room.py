@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from core.guess import Game, Passages
-from store.errors import NoSuchRoom, RoomClosed, RoomError, RoomFull, StoreError
+from store.errors import RoomClosed, RoomError, RoomFull, StoreError
 from store.rooms import MAX_NICKNAME, Room, Store, normal_code
 from ui.i18n import t
 
@@ -165,7 +165,7 @@ def seat() -> Seat | None:
     except RoomClosed:
         say(t("room.closed", code=code))
         return leave(code)
-    except (NoSuchRoom, RoomError) as e:
+    except RoomError as e:  # NoSuchRoom, and anything else the room refuses
         say(str(e))
         return leave(code)
     except StoreError as e:
@@ -209,7 +209,7 @@ def game_for(seat: Seat, passages: Passages, fresh: bool = False) -> tuple[Game,
     text = passages.texts[passage % len(passages.texts)]
     counts: list[int] = []
     if seat.player is not None:
-        mine = {r.position: r.count for r in store().records(seat.room.code, passage) if r.player == seat.player}
+        mine = {r.position: r.count for r in store().records(seat.room.code, passage, seat.player)}
         while len(counts) in mine:
             counts.append(mine[len(counts)])
     game = Game(text, position=len(counts), counts=counts)

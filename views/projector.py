@@ -69,7 +69,7 @@ def live(code: str, passages) -> None:
                     text = passages.texts[room_now.passage % len(passages.texts)]
                     plays = {mid: guess.model_plays(str(models_dir()), mid, text) for mid in models}
                     names = {mid: panels.display_name(m) for mid, m in models.items()}
-                    summary = view.summary(s, code, passages, plays, names)
+                    summary = view.summary(s, room_now, passages, plays, names)
         except (StoreError, RoomError) as e:
             problem = t("room.store_down", problem=str(e))
     link = link_for(code)
