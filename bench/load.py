@@ -320,11 +320,11 @@ def report(sessions: int, rate: float, r: dict, path: str = "rerun") -> None:
     if r["writes"]:
         print(f"  continuations (3 models, after a pause): {summary(r['writes'])}")
     print(f"  errors: {len(r['errors'])}" + (f" (first: {r['errors'][0]})" if r["errors"] else ""))
-    print(f"  server CPU per keystroke: {r['cpu_per_key']:.1f} ms; per page opened: {r['cpu_open']:.0f} ms")
+    print(f"  server CPU per keystroke: {r['cpu_per_key']:.2f} ms; per page opened: {r['cpu_open']:.0f} ms")
     # Streamlit's event loop runs on the main thread: the sockets' frames in and out, and the hand-offs; the
     # fast path's worker thread (the replies: models and the rest) and a rerun's script thread are others
     rest = r["cpu_per_key"] - r["loop_per_key"]
-    print(f"    of which the event loop (main thread) {r['loop_per_key']:.1f} ms, other threads {rest:.1f} ms")
+    print(f"    of which the event loop (main thread) {r['loop_per_key']:.2f} ms, other threads {rest:.2f} ms")
     # it shares the cores: where server and generator together use them all, the knee is the machine's
     cores = (r["cpu_per_key"] + r["own_per_key"]) * len(r["latencies"]) / 1000 / r["typing_seconds"]
     print(f"  load generator's own CPU per keystroke: {r['own_per_key']:.1f} ms; both together {cores:.2f} cores")
