@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store import db
+from store.batch import Batcher
 from store.errors import NoSuchRoom, NotTheTeacher, RoomClosed, RoomFull, StoreError
 
 # No 0/O, 1/I/l: a code is read off a projector and typed on a phone. 31 letters and digits, 6 of them: about
@@ -113,6 +114,7 @@ class Store:
         # 100 ms a try, while the holder may itself be waiting for the GIL: a class's writers queued that way for
         # seconds. So this process's writers queue here first, and only one of them at a time asks SQLite.
         self.writers = threading.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
+        self.recorder = Batcher(self._record_many, name="unrolled-store-writer")  # record()'s one writer
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
@@ -223,38 +225,92 @@ class Store:
         self, code: str, passage: int, player: str, position: int, count: int, wrong: str, now: float | None = None
     ) -> bool:
         """Keep one revealed character as the server judged it. True if it was new; False if it was recorded
-        already (a replayed or doubled message): the database's key decides, once, whoever writes first."""
+        already (a replayed or doubled message): the database's key decides, once, whoever writes first. Written
+        by the store's writer thread together with whatever else waits (store/batch.py), committed on return."""
         now = time.time() if now is None else now
         if not 1 <= count <= MAX_WRONG + 1 or len(wrong) > MAX_WRONG or position < 0:
             raise ValueError(f"not a judged character: count {count}, {len(wrong)} wrong, position {position}")
+        row = {
+            "room": code,
+            "passage": int(passage),
+            "player": player,
+            "position": int(position),
+            "count": int(count),
+            "wrong": wrong,
+            "at": now,
+        }
+        # a writer stuck behind another process's lock gives up after the busy timeout; its batch, and the one
+        # queued behind it, may each take that long
+        wait = 2 * db.BUSY_TIMEOUT_MS / 1000 + 5
+        try:
+            return self.recorder.submit(row, timeout=wait)
+        except TimeoutError:
+            raise StoreError(f"the database did not answer within {wait:g} s: this may not have been saved") from None
+
+    def _record_many(self, rows: list[dict]) -> list[bool | Exception]:
+        """The writer thread's batch: each row's outcome, True (new), False (recorded already) or the RoomError
+        that refused it."""
+        try:
+            return self._record_together(rows)
+        except sa.exc.IntegrityError:
+            # a player who is not in the room (a foreign key) spoils the whole statement: each row alone, so that
+            # only theirs is refused (rare: a page joins before it plays)
+            return [self._outcome_alone(row) for row in rows]
+
+    def _record_together(self, rows: list[dict]) -> list[bool | Exception]:
         with self.transaction() as c:
-            row = {
-                "room": code,
-                "passage": int(passage),
-                "player": player,
-                "position": int(position),
-                "count": int(count),
-                "wrong": wrong,
-                "at": now,
+            codes = sorted({row["room"] for row in rows})
+            # The rooms' rows first, locked until the commit in one order (PostgreSQL's FOR UPDATE; SQLite's BEGIN
+            # IMMEDIATE holds the whole database already): a room closed meanwhile waits for this batch, and two
+            # processes' writers cannot each hold a room the other wants
+            rooms = {
+                r.code: r
+                for r in c.execute(
+                    sa.select(db.rooms.c.code, db.rooms.c.closed, db.rooms.c.expires)
+                    .where(db.rooms.c.code.in_(codes))
+                    .order_by(db.rooms.c.code)
+                    .with_for_update()
+                )
             }
-            try:
-                new = self._inserted(c, db.guesses, row)
-            except sa.exc.IntegrityError:  # the player is not in the room (a foreign key)
-                raise NoSuchRoom(f"this player has not joined room {code}") from None
-            if not new:
-                return False
-            # The room's row is locked only from here to the commit: the version moves, and a room closed or
-            # expired meanwhile takes the record back with it (the transaction rolls back)
-            open_room = (db.rooms.c.code == code) & ~db.rooms.c.closed & (db.rooms.c.expires > now)
-            bumped = c.execute(
-                sa.update(db.rooms).where(open_room).values(version=db.rooms.c.version + 1).returning(db.rooms.c.code)
-            ).first()
-            if bumped is None:
-                closed = c.execute(sa.select(db.rooms.c.closed).where(db.rooms.c.code == code)).scalar()
-                if closed:
-                    raise RoomClosed(f"room {code} is closed: this guess was not recorded")
-                raise NoSuchRoom(f"there is no room {code}: check the code, or ask for a new one")
-            return True
+            outcomes: list[bool | Exception] = [False] * len(rows)
+            writable = []
+            for i, row in enumerate(rows):
+                room = rooms.get(row["room"])
+                if room is None or room.expires <= row["at"]:
+                    outcomes[i] = NoSuchRoom(f"there is no room {row['room']}: check the code, or ask for a new one")
+                elif room.closed:
+                    outcomes[i] = RoomClosed(f"room {row['room']} is closed: this guess was not recorded")
+                else:
+                    writable.append(i)
+            if not writable:
+                return outcomes
+            dialect = postgresql if self.backend == "postgresql" else sqlite
+            g = db.guesses.c
+            statement = (
+                dialect.insert(db.guesses)
+                .values([rows[i] for i in writable])
+                .on_conflict_do_nothing()
+                .returning(g.room, g.passage, g.player, g.position)
+            )
+            new = {tuple(r) for r in c.execute(statement)}
+            for i in writable:  # the same key twice in one batch: the first is the new one
+                key = tuple(rows[i][k] for k in ("room", "passage", "player", "position"))
+                outcomes[i] = key in new
+                new.discard(key)
+            changed = sorted({rows[i]["room"] for i in writable if outcomes[i]})
+            if changed:
+                c.execute(
+                    sa.update(db.rooms).where(db.rooms.c.code.in_(changed)).values(version=db.rooms.c.version + 1)
+                )
+        return outcomes
+
+    def _outcome_alone(self, row: dict) -> bool | Exception:
+        try:
+            return self._record_together([row])[0]
+        except sa.exc.IntegrityError:
+            return NoSuchRoom(f"this player has not joined room {row['room']}")
+        except StoreError as e:
+            return e
 
     def next_position(self, code: str, passage: int, player: str) -> int:
         """The first position of the passage this player has no record of: where a reloaded page resumes."""

@@ -12,7 +12,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -124,6 +126,63 @@ def test_a_full_closed_expired_or_unknown_room_says_so(store):
         store.join(old.code, "p1")
     assert store.expire() == 1  # it goes, with everything in it
     assert store.room(room.code) is not None
+
+
+def test_a_batch_refuses_only_the_rows_it_must(store):
+    """The writer thread's batch (store/batch.py): a closed room, an unknown room, a stranger and a key sent twice
+    each get their own outcome, and the rest of the batch is written."""
+    open_room, _ = store.create_room(passage=0)
+    shut, shut_key = store.create_room(passage=0)
+    for room in (open_room, shut):
+        store.join(room.code, "p1")
+    store.close(shut.code, shut_key)
+    version = store.room(open_room.code).version
+
+    def row(code, player, position):
+        return {"room": code, "passage": 0, "player": player, "position": position, "count": 2, "wrong": "e"}
+
+    now = time.time()
+    rows = [
+        row(open_room.code, "p1", 0),
+        row(shut.code, "p1", 0),
+        row("ZZZZZZ", "p1", 0),
+        row(open_room.code, "p1", 0),  # the same key again in the same batch
+        row(open_room.code, "p1", 1),
+    ]
+    outcomes = store._record_many([{**r, "at": now} for r in rows])
+    assert outcomes[0] is True and outcomes[3] is False and outcomes[4] is True
+    assert isinstance(outcomes[1], RoomClosed) and isinstance(outcomes[2], NoSuchRoom)
+    assert store.room(open_room.code).version == version + 1  # one batch, one change of the room
+    # a stranger spoils the statement: every row is then written alone, and only the stranger's is refused
+    outcomes = store._record_many(
+        [{**row(open_room.code, "p1", 2), "at": now}, {**row(open_room.code, "x", 0), "at": now}]
+    )
+    assert outcomes[0] is True and isinstance(outcomes[1], NoSuchRoom)
+    assert [r.position for r in store.records(open_room.code)] == [0, 1, 2]
+    assert store.records(shut.code) == []
+
+
+def test_many_threads_recording_at_once_are_each_answered_once(store):
+    """A class's page threads all at once: each record is answered for itself, and each key lands once."""
+    room, _ = store.create_room(passage=0)
+    players = [f"p{i}" for i in range(40)]
+    for player in players:
+        store.join(room.code, player)
+    start = threading.Barrier(len(players))
+
+    def play(player):
+        start.wait()
+        # every position twice: the second is a replay, answered False
+        return [store.record(room.code, 0, player, position // 2, 1, "") for position in range(20)]
+
+    transactions = []
+    sa.event.listen(store.engine, "begin", lambda connection: transactions.append(1))
+    with ThreadPoolExecutor(len(players)) as pool:
+        answers = list(pool.map(play, players))
+    assert all(a == [True, False] * 10 for a in answers)
+    assert len(store.records(room.code)) == 40 * 10
+    # written together, not one transaction each (the writer thread takes whatever waits)
+    assert len(transactions) < 0.75 * 40 * 20, len(transactions)
 
 
 def test_only_the_teacher_s_key_closes_clears_hides_or_deletes(store):
