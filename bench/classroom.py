@@ -315,9 +315,9 @@ async def class_round(
     start.set()
     await go.wait()
     joined = time.perf_counter() - began
-    cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.perf_counter()
+    cpu0, own0, t0 = sum(cpu_seconds(p) for p in pids), time.process_time(), time.perf_counter()
     await asyncio.gather(*tasks)
-    cpu1, t1 = sum(cpu_seconds(p) for p in pids), time.perf_counter()
+    cpu1, own1, t1 = sum(cpu_seconds(p) for p in pids), time.process_time(), time.perf_counter()
     await asyncio.sleep(3 * REFRESH if views else 0)  # the last guesses reach the wall
     stop.set()
     await asyncio.gather(*watching)
@@ -341,6 +341,8 @@ async def class_round(
         "projector_lag_p95_s": percentile(lags, 95) if lags else None,
         "projector_errors": [e for v in views for e in v.errors][:5],
         "server_cores": (cpu1 - cpu0) / (t1 - t0),
+        # the load generator shares the cores: where it and the server together use both, the knee is the machine's
+        "generator_cores": (own1 - own0) / (t1 - t0),
     }
 
 
@@ -469,6 +471,8 @@ def report(r: dict, what: str | None = None) -> None:
         print(f"  guess to judged reply: {summary(r['latencies'])}")
     print(f"  guesses {r['guesses']}, errors {r['error_count']} {r['errors'][:2]}")
     print(f"  server CPU per guess {r['cpu_ms_per_guess']:.1f} ms ({r['server_cores']:.2f} cores)")
+    if "generator_cores" in r:
+        print(f"  the load generator's own CPU: {r['generator_cores']:.2f} cores (one is all it can use)")
     if "stored" in r:
         print(f"  revealed {r['sent']}, in the store {r['stored']}, doubled {r['doubled']}")
     if r.get("projectors"):

@@ -41,16 +41,13 @@ def _session(path: Path, model_id: str, threads: int | None = None) -> ort.Infer
     (102 MB -> 417 MB after one 50k-character input with the arena; 102 MB without). `threads` defaults to
     what the graph's size calls for."""
     options = ort.SessionOptions()
-    # One thread is fastest for small graphs (a step of a small cell: ~22 us vs ~48 us with more). A graph
-    # whose weights exceed one core's 2 MB L2 is bandwidth-bound at one thread: the LSTM-512 read 500
-    # characters in 93 ms with one thread and 38 ms with two, each core keeping half the weights in cache.
+    # One thread is fastest for small graphs (a step of a small cell: ~22 us against ~48 us with more). A graph
+    # whose weights exceed one core's 2 MB L2 is bandwidth-bound at one thread, and two each keep half the
+    # weights in cache: the LSTM-512 reads 500 characters in 38 ms with two, 93 ms with one.
     options.intra_op_num_threads = threads or (2 if path.stat().st_size > L2_BYTES else 1)
     options.inter_op_num_threads = 1
-    # Idle worker threads spin by default, burning a core after every run: one keystroke (an appended character
-    # and the lookahead, three models) took 38 ms of CPU with spinning and 3.4 ms without, for 3.2 ms of wall
-    # time either way. Spinning only pays for long fused reads (504 characters: 17 ms spinning, 24 ms not),
-    # and the memory lab's graphs, called in turn hundreds of times, starved each other on 2 cores while
-    # spinning (216 ms vs 96 ms).
+    # Idle worker threads spin by default, burning a core after every run: one keystroke of three models took
+    # 38 ms of CPU spinning and 3.4 ms not, in the same 3.2 ms of wall time. Spinning pays only for long reads.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.enable_cpu_mem_arena = False
     try:

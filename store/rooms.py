@@ -110,9 +110,9 @@ class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self.backend = engine.dialect.name
-        # SQLite has one writer at a time, and a writer waiting for another sleeps in SQLite's busy handler, up to
-        # 100 ms a try, while the holder may itself be waiting for the GIL: a class's writers queued that way for
-        # seconds. So this process's writers queue here first, and only one of them at a time asks SQLite.
+        # SQLite has one writer at a time, and a writer waiting for another sleeps in SQLite's busy handler (up to
+        # 100 ms a try) however soon the lock is free: this process's writers queue on a lock of its own first, so
+        # only one of them at a time asks SQLite, and only other processes' writers are waited for there
         self.writers = threading.Lock() if self.backend == "sqlite" else contextlib.nullcontext()
         self.recorder = Batcher(self._record_many, name="unrolled-store-writer")  # record()'s one writer
 

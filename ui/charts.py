@@ -18,8 +18,8 @@ WORDS = {"character": "character", "position": "position", "series": "model"}
 
 
 def spec(chart: alt.TopLevelMixin) -> dict:
-    """A chart's Vega-Lite spec for st.vega_lite_chart, without Altair's JSON-schema check on every draw: that
-    check was most of the cost of a chart here (a heat strip 86 ms with it, 54 ms without). The charts are
+    """A chart's Vega-Lite spec for st.vega_lite_chart, without Altair's JSON-schema check on every draw, which
+    is most of a chart's cost (a heat strip: 86 ms with it, 54 ms without). The charts are
     fixed code; tests/test_lab.py checks every spec the lab draws against the Vega-Lite schema instead."""
     return chart.to_dict(validate=False)
 

@@ -227,8 +227,8 @@ async def lifespan(app):
     global SERVING
     # One BLAS thread for the whole server. Its numpy products are many people's small ones (the Train page's
     # models answer keystrokes in numpy, core/train/backend.py), each too small to split, and an idle second
-    # OpenBLAS thread spins: a trained LSTM-256's keystroke (one step and 16 rows of lookahead) took 4.5 ms of
-    # process CPU with two threads and 1.9 ms with one (OPENBLAS_NUM_THREADS=1 against the default, here).
+    # OpenBLAS thread spins: a trained LSTM-256's keystroke took 4.5 ms of process CPU with two threads and
+    # 1.9 ms with one.
     threadpool_limits(1, user_api="blas")
     SERVING = FastPath()
     try:

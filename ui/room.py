@@ -33,10 +33,12 @@ FAILED_JOINS_PER_SESSION = 10  # a minute: a student mistyping a code a few time
 # class shares one address behind the school's NAT, and behind scripts/serve.sh every client is 127.0.0.1.
 FAILED_JOINS_PER_PROCESS = 300
 RETRY_STORE = 30.0  # seconds before a process tries again a store it could not open
-# Seconds a session trusts the room as it last read it (its passage, whether it is closed): a guess then costs one
-# transaction, its record, which checks the room itself. At 100 students, reading the room on every guess as well
-# took the server from 7.7 ms of CPU per guess (no room) to 10 ms (`python -m bench.classroom`).
-ROOM_RECHECK = 5.0
+# Seconds this process trusts a room as it last read it (its passage, whether it is closed), for all its sessions
+# at once: a guess then costs only its record, which checks the room itself, and a class reads its room once a
+# second however many play. Read by each session every few seconds instead, a class that joined together re-read
+# it together, and every burst of 100 reads held up the guesses around it (p95 0.3-0.9 s at 100 students against
+# 60-100 ms; `python -m bench.classroom --students 100`).
+ROOM_RECHECK = 1.0
 PAGE_PATH = "Guess"
 
 
@@ -174,19 +176,33 @@ def seat() -> Seat | None:
     return Seat(room, player, key)
 
 
+class _Rooms:
+    """The rooms this process read lately: code -> (when, Room or None). Any session's thread reads `read`; one at
+    a time, under `lock`, reads the store and writes it."""
+
+    lock = threading.Lock()
+    read: dict[str, tuple[float, Room | None]] = {}
+    KEEP = 1000  # codes held at most: past that, the ones older than a minute go (mistyped codes are read too)
+
+
 def recent_room(s: Store, code: str) -> Room | None:
-    """The room as this session read it less than ROOM_RECHECK seconds ago, or as the store has it now."""
-    held = st.session_state.get("room_read")
-    if held is not None and held[0] == code and time.monotonic() - held[1] < ROOM_RECHECK:
-        return held[2]
-    room = s.room(code)
-    st.session_state["room_read"] = (code, time.monotonic(), room)
-    return room
+    """The room as this process read it less than ROOM_RECHECK seconds ago, or as the store has it now."""
+    held = _Rooms.read.get(code)
+    if held is not None and time.monotonic() - held[0] < ROOM_RECHECK:
+        return held[1]
+    with _Rooms.lock:  # the sessions that find it stale together wait for one read, not one each
+        held = _Rooms.read.get(code)
+        if held is None or time.monotonic() - held[0] >= ROOM_RECHECK:
+            held = _Rooms.read[code] = (time.monotonic(), s.room(code))
+            if len(_Rooms.read) > _Rooms.KEEP:
+                old = time.monotonic() - 60
+                _Rooms.read = {c: h for c, h in _Rooms.read.items() if h[0] >= old}
+    return held[1]
 
 
-def forget_room() -> None:
+def forget_room(code: str) -> None:
     """Read the room afresh on the next run (after this session changed it, or a record found it changed)."""
-    st.session_state.pop("room_read", None)
+    _Rooms.read.pop(code, None)
 
 
 def leave(code: str) -> None:
@@ -233,7 +249,7 @@ def record(seat: Seat, game: Game, wrong: list[str], passage: int) -> str:
         where = (seat.room.code, passage, seat.player, game.position - 1)
         store().record(*where, game.counts[-1], "".join(wrong))
     except RoomClosed:
-        forget_room()
+        forget_room(seat.room.code)
         leave(seat.room.code)
         return t("room.closed_now")
     except (RoomError, StoreError) as e:
@@ -393,7 +409,7 @@ def teacher_panel(seat: Seat, passages: Passages) -> None:
         close, more = st.columns([1, 3])
         if close.button(t("room.close"), disabled=room.closed, key="room_close"):
             s.close(room.code, seat.key)
-            forget_room()
+            forget_room(room.code)
             st.rerun()
         with more.popover(t("room.more")):
             sure = st.checkbox(t("room.sure"), key="room_sure")
@@ -402,7 +418,7 @@ def teacher_panel(seat: Seat, passages: Passages) -> None:
                 st.rerun()
             if st.button(t("room.delete"), disabled=not sure, type="primary", key="room_delete"):
                 s.delete(room.code, seat.key)
-                forget_room()
+                forget_room(room.code)
                 st.query_params.pop(ROOM_PARAM, None)
                 st.rerun()
 

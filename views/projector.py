@@ -103,9 +103,11 @@ def controls(code: str, passages) -> None:
     close, after, download = st.columns([1, 1, 2])
     if close.button(t("room.close"), disabled=current.closed, key="proj_close"):
         s.close(code, key)
+        room.forget_room(code)
         st.rerun()
     if after.button(t("proj.next"), disabled=current.closed, key="proj_next"):
         s.set_passage(code, key, (current.passage + 1) % len(passages.texts))
+        room.forget_room(code)
         st.rerun()
     with download:
         room.downloads(room.Seat(current, None, key), passages)

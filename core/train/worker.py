@@ -90,9 +90,8 @@ class Budget:
 
     CREDIT = 0.05
     # The worker rests once it is this many seconds' worth of its share ahead (6 ms of CPU at 0.32 of a core):
-    # a step or two in a row between longer rests, rather than a rest after every step, keeps its caches warmer
-    # (a step beside a busy server took 7.8 ms of CPU where it took 6.3 alone), and stays well inside the 100 ms
-    # period of a box's quota.
+    # a step or two in a row between longer rests keeps its caches warmer than a rest after every step, and
+    # stays well inside the 100 ms period of a box's quota.
     REST_AT = 0.02
 
     def __init__(self, conn):
