@@ -36,8 +36,7 @@ RETRY_STORE = 30.0  # seconds before a process tries again a store it could not 
 # Seconds this process trusts a room as it last read it (its passage, whether it is closed), for all its sessions
 # at once: a guess then costs only its record, which checks the room itself, and a class reads its room once a
 # second however many play. Read by each session every few seconds instead, a class that joined together re-read
-# it together, and every burst of 100 reads held up the guesses around it (p95 0.3-0.9 s at 100 students against
-# 60-100 ms; `python -m bench.classroom --students 100`).
+# it together, in bursts of a read per student.
 ROOM_RECHECK = 1.0
 PAGE_PATH = "Guess"
 
