@@ -41,6 +41,10 @@ def main(argv=None) -> None:
         for key in keys[: args.guesses]:
             page.evaluate("window.__bench.keys = []")
             page.keyboard.press({"\n": "Enter", " ": "Space"}.get(key, key))
+            # the page is idle and quiet until the guess's run begins: wait for its first change, then the last
+            page.wait_for_function(
+                "() => window.__bench.keys.length && window.__bench.last > window.__bench.keys[0]", polling=10
+            )
             last = wait_settled(page)
             times.append(last - page.evaluate("window.__bench.keys[0]"))
         cpu = (cpu_seconds(server.pid) - began) / len(times) * 1000
