@@ -1,12 +1,12 @@
 """A group commit: one thread of the store's own writes what many page threads hand it, several at a time.
 
 A class's guesses are many tiny writes from as many threads (Streamlit runs each session's script in a thread of
-its own). Written by each page thread in its own transaction, every statement gives back the interpreter lock,
-which a hundred sessions' threads contend for, so each transaction held the database's write lock (SQLite's one
-lock, or PostgreSQL's row of the room) for far longer than its work, and the rest queued behind it: at 100 students
-on one process, a guess's p95 was 194-656 ms (`python -m bench.classroom --students 100`). Here a page thread only
-queues its item and waits; the writer takes everything that is waiting and writes it in one transaction, so the
-lock is held once for the lot and a burst costs one transaction, not one each.
+its own). Written by each page thread in its own transaction, every statement gives back the interpreter lock, which
+a hundred sessions' threads contend for, so each transaction held the database's write lock (SQLite's one lock, or
+PostgreSQL's row of the room) across those waits, and the writers queued behind one another. Here a page thread
+only queues its item and waits for its outcome; the writer takes everything that is waiting and writes it in one
+transaction, so a process holds the lock once for the lot (40 threads recording 800 characters at once: 42
+transactions; tests/test_store.py counts them).
 
     writer = Batcher(write_many, name="unrolled-store-writer")
     outcome = writer.submit(item, timeout=25.0)   # write_many's outcome for this item, or its exception raised

@@ -177,7 +177,8 @@ def seat() -> Seat | None:
 
 class _Rooms:
     """The rooms this process read lately: code -> (when, Room or None). Any session's thread reads `read`; one at
-    a time, under `lock`, reads the store and writes it."""
+    a time, under `lock`, reads the store and writes it (a dict's get and set are each atomic under the GIL, and
+    pruning swaps in a new dict)."""
 
     lock = threading.Lock()
     read: dict[str, tuple[float, Room | None]] = {}
