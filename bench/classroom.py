@@ -40,7 +40,7 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from bench.common import ROOT, NotHealthy, cpu_seconds, free_port, percentile, streamlit_server, summary, wait_healthy
+from bench.common import ROOT, NotHealthy, cpu_seconds, free_ports, percentile, streamlit_server, summary, wait_healthy
 from bench.load import OK as FINISHED
 
 # a run the board ends with st.rerun (the page redraws around it) is as good as one that ran to the end
@@ -365,7 +365,7 @@ def served(root: Path, processes: int, env: dict, prefix: tuple[str, ...] = ()):
         return
     from bench.training_load import descendants
 
-    port = free_port()
+    port = free_ports(processes + 1)  # nginx, then each process
     proc = subprocess.Popen(
         ["bash", "scripts/serve.sh", str(processes)], cwd=root, env={**os.environ, **env, "PORT": str(port)},
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -54,6 +54,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int) -> int:
+    """A port P with P .. P + count - 1 all free now: scripts/serve.sh puts nginx on P and its processes on the
+    ports after it (a free P alone left a process's port taken, now and then, and serve.sh stopped)."""
+    for _ in range(100):
+        base = free_port()
+        if base + count > 65536:
+            continue
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(base, base + count):
+                    s = held.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError(f"no {count} free ports in a row")
+
+
 class NotHealthy(RuntimeError):
     pass
 

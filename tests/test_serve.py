@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from bench.common import CHROMIUM, FLAGS, LABEL, ROOT, NotHealthy, free_port, wait_healthy
+from bench.common import CHROMIUM, FLAGS, LABEL, ROOT, NotHealthy, free_ports, wait_healthy
 from tests.helpers import wait_idle
 
 pytestmark = pytest.mark.browser
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def served():
-    port = free_port()
+    port = free_ports(3)  # nginx, then the two processes
     env = {**os.environ, "PORT": str(port), "SERVE_ADDRESS": "127.0.0.1"}
     proc = subprocess.Popen(
         ["bash", "scripts/serve.sh", "2"],

@@ -4,6 +4,7 @@ the main page: the server judges it (the answer never reaches the browser before
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 
@@ -55,13 +56,19 @@ def shared_passages(folder: str) -> Passages:
     return load_passages(Path(folder))
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+# Not st.cache_data: every guess's run asks for each model's play, and st.cache_data hashes its arguments through
+# an inspect.signature per argument and unpickles a copy on every call (about 0.2 ms a run for three models, against
+# about 1 us here). The same play is shared, so its arrays are made read-only.
+@functools.lru_cache(maxsize=256)
 def model_plays(folder: str, model_id: str, text: str) -> ModelPlay:
     """A model's guess counts and surprisal on a passage: the same for every player, so computed once."""
     from ui.panels import shared_models
 
     models, _ = shared_models(folder)
-    return model_play(models[model_id], text)
+    play = model_play(models[model_id], text)
+    for array in (play.counts, play.bits):
+        array.flags.writeable = False
+    return play
 
 
 def seed_from_url() -> int:
