@@ -52,6 +52,14 @@ RIGHT = 0.5  # how often a student's guess is right
 WRONG_POOL = "etaoinshrdlucmfwypvbgkqjxz ,.;'"
 
 
+def page_socket(ws_url: str, cookie: str):
+    """A page's connection to Streamlit's WebSocket, as a browser opens it (its cookie keeps it on one process
+    behind serve.sh)."""
+    return websockets.connect(
+        ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=60, additional_headers={"Cookie": cookie}
+    )
+
+
 class Student:
     def __init__(self, url: str, n: int, room: str | None, seed: int):
         self.url, self.n, self.room, self.seed = url, n, room, seed
@@ -135,10 +143,7 @@ class Student:
         await start.wait()
         began = time.perf_counter()
         try:
-            async with websockets.connect(
-                self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=60,
-                additional_headers={"Cookie": self.cookie},
-            ) as ws:  # fmt: skip
+            async with page_socket(self.ws_url, self.cookie) as ws:
                 await ws.send(self.message())
                 await self.until_finished(ws)
                 if not self.board_id:
@@ -243,10 +248,7 @@ class Projector:
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
-            async with websockets.connect(
-                self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=60,
-                additional_headers={"Cookie": self.cookie},
-            ) as ws:  # fmt: skip
+            async with page_socket(self.ws_url, self.cookie) as ws:
                 await ws.send(self.message())
                 await self.until_finished(ws)
                 await ws.send(self.message({"key": self.key}))

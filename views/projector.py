@@ -83,7 +83,7 @@ def live(code: str, passages) -> None:
         "tick": time.time(),
         "stale": view.STALE,
         "lang": i18n.lang(),
-        "strings": {k: t(k) for k in PROJECTOR_STRINGS},
+        "strings": i18n.strings(*PROJECTOR_STRINGS),
     }
     component(key="projector", data=data, on_key_change=lambda: None)
     ctx = get_script_run_ctx()
