@@ -1,10 +1,11 @@
 """A class in one room of the guessing game: N students join by the room's link and guess, each once every 1.5 s,
-through a real server and the page's own way of sending a guess (the board component's state over Streamlit's
-WebSocket, which reruns the board's fragment; ui/web/guess.js does the same).
+through a real server and the page's own way of sending a guess: over the game's socket (ui/guess_path.py), as
+ui/web/guess.js does once it has opened, or with --path rerun as the board component's state over Streamlit's
+WebSocket, which reruns the board's fragment (the page's way when the socket cannot open).
 
     python -m bench.classroom [--students 30 60 100 150] [--repeat 2] [--seconds 45] [--store sqlite|postgresql]
-                              [--processes 1|2] [--projectors 0 2] [--box MB CORES] [--baseline-root DIR]
-                              [--json FILE]
+                              [--processes 1|2] [--projectors 0 2] [--path socket|rerun] [--box MB CORES]
+                              [--baseline-root DIR] [--json FILE]
 
 For each number of students: a teacher's room is opened in the store, the students open the page together and
 say who they are (as the page does from localStorage), and the time until the last one has the passage is
@@ -18,7 +19,8 @@ browser does, every second): `projector_lag_p95_s` is from a character's judged 
 --store postgresql needs a database: --db-url, or the PG* variables `pg_virtualenv` sets. --processes 2 serves
 through scripts/serve.sh (nginx in front of two processes sharing the store). --box runs the server in a cgroup
 of that size (bench/box.py; needs root). --baseline-root serves another checkout (the commit before the room) to
-the same students playing alone, for the server CPU per guess without the store, in the same run.
+the same students playing alone, for the server CPU per guess without the store, in the same run (a guess is a
+rerun there); --alone plays them alone on the server under test too, the same way as in the room.
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ def page_socket(ws_url: str, cookie: str):
 
 
 class Student:
-    def __init__(self, url: str, n: int, room: str | None, seed: int):
-        self.url, self.n, self.room, self.seed = url, n, room, seed
+    def __init__(self, url: str, n: int, room: str | None, seed: int, path: str = "socket"):
+        self.url, self.n, self.room, self.seed, self.path = url, n, room, seed, path
+        self.link = None  # the game's socket, once open
         self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
         self.cookie = f"_streamlit_xsrf=class{n}-{random.getrandbits(48):x}"
         self.player = secrets.token_hex(16)
@@ -97,10 +100,12 @@ class Student:
             rerun.fragment_id = self.fragment_id
         return msg.SerializeToString()
 
-    def state(self, guess: str | None = None) -> dict:
+    def state(self, guess: str | None = None, synced: int | None = None) -> dict:
         out: dict = {"who": {"player": self.player, "keys": {}}} if self.room else {}
         if guess is not None:
             out["typed"] = {"guess": guess, "seq": self.seq}
+        if synced is not None:
+            out["synced"] = synced
         return out
 
     async def until_finished(self, ws, idle: float = 0.0) -> None:
@@ -154,15 +159,22 @@ class Student:
                     await self.until_finished(ws, idle=0.5)
                     if self.data.get("room") != self.room:
                         self.errors.append(f"not in the room: {self.data.get('room')}")
-                self.opened = time.perf_counter() - began - (0.5 if self.room else 0.0)
-                arrived()
-                await go.wait()
-                await asyncio.sleep(self.rng.uniform(0, EVERY))  # a class does not guess in unison
-                end = time.perf_counter() + seconds
-                while time.perf_counter() < end and not self.data.get("done"):
-                    at = time.perf_counter()
-                    await self.guess(ws)
-                    await asyncio.sleep(max(0.0, EVERY - (time.perf_counter() - at)))
+                async with contextlib.AsyncExitStack() as stack:
+                    if self.path == "socket":  # the page opens the game's socket and asks for the board once
+                        link = self.data["link"]
+                        route = f"{self.ws_url.rsplit('/_stcore/', 1)[0]}/{link['route']}?token={link['token']}"
+                        self.link = await stack.enter_async_context(game_socket(route, self.cookie))
+                        await self.link.send(json.dumps({"seq": self.seq}))
+                        await self.frame(self.seq)
+                    self.opened = time.perf_counter() - began - (0.5 if self.room else 0.0)
+                    arrived()
+                    await go.wait()
+                    await asyncio.sleep(self.rng.uniform(0, EVERY))  # a class does not guess in unison
+                    end = time.perf_counter() + seconds
+                    while time.perf_counter() < end and not self.data.get("done"):
+                        at = time.perf_counter()
+                        await self.guess(ws)
+                        await asyncio.sleep(max(0.0, EVERY - (time.perf_counter() - at)))
         except (TimeoutError, OSError, websockets.WebSocketException) as e:
             self.errors.append(f"connection: {type(e).__name__}: {e}")
             if self.opened is None:
@@ -180,6 +192,14 @@ class Student:
         self.seq += 1
         self.sent += 1
         began = time.perf_counter()
+        if self.link is not None:
+            await self.link.send(json.dumps({"guess": ch, "seq": self.seq}))
+            rerun = await self.frame(self.seq)
+            self.latencies.append((time.perf_counter() - began) * 1000)
+            if rerun:  # the page around the board changes (the passage ended): the page asks for a run, as guess.js
+                await ws.send(self.message(self.state(synced=self.seq)))
+                await self.until_finished(ws, idle=0.3)
+            return
         await ws.send(self.message(self.state(ch)))
         while self.data.get("seq", 0) < self.seq:
             await self.until_finished(ws)
@@ -187,8 +207,27 @@ class Student:
         if self.data.get("done"):  # the passage is over: the page redraws around the board
             await self.until_finished(ws, idle=0.3)
 
+    async def frame(self, seq: int) -> bool:
+        """Frames from the game's socket until the board that has judged `seq`; whether it asks for a run."""
+        while True:
+            frame = json.loads(await asyncio.wait_for(self.link.recv(), timeout=60))
+            if frame["type"] == "error":
+                self.errors.append(f"socket: {frame['problem'][:200]}")
+                if frame.get("seq") == seq:
+                    return False
+                continue
+            self.judged(frame["board"])
+            if frame["board"]["seq"] >= seq:
+                return frame["rerun"]
+
     def answer(self, position: int) -> str:
         return self.text[position] if position < len(self.text) else "~"
+
+
+def game_socket(url: str, cookie: str):
+    """The game's socket, as the page opens it (with its cookie, which keeps it on the page's process behind
+    serve.sh)."""
+    return websockets.connect(url, max_size=None, open_timeout=60, additional_headers={"Cookie": cookie})
 
 
 class Projector:
@@ -298,8 +337,9 @@ async def class_round(
     pids: list[int],
     walls: list[str] = (),
     key: str = "",
+    path: str = "socket",
 ):
-    class_ = [Student(url, n, room, passage) for n in range(students)]
+    class_ = [Student(url, n, room, passage, path) for n in range(students)]
     views = [Projector(wall, room, key) for wall in walls]
     stop = asyncio.Event()
     watching = [asyncio.create_task(v.run(stop)) for v in views]
@@ -329,6 +369,7 @@ async def class_round(
     guesses = sum(s.sent for s in class_)
     return {
         "students": students,
+        "path": path,
         "joined_s": joined,
         "latencies": latencies,
         "guess_p95_ms": percentile(latencies, 95) if latencies else None,
@@ -407,8 +448,12 @@ def main(argv=None) -> None:
     parser.add_argument("--db-url", help="the store's URL (default: a new SQLite file, or pg_virtualenv's)")
     parser.add_argument("--processes", type=int, choices=[1, 2], default=1)
     parser.add_argument("--projectors", type=int, nargs="+", default=[0], help="projector views open, each a round")
+    parser.add_argument(
+        "--path", choices=["socket", "rerun"], default="socket", help="how a guess is sent (default: the socket)"
+    )
     parser.add_argument("--box", nargs=2, type=float, metavar=("MB", "CORES"), help="serve in a cgroup (root)")
     parser.add_argument("--baseline-root", type=Path, help="a checkout without rooms: students play alone there")
+    parser.add_argument("--alone", action="store_true", help="also each number of students playing alone")
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -437,7 +482,7 @@ def main(argv=None) -> None:
                         room, key = store.create_room(passage=passage, max_players=max(60, students))
                         walls = [url] * projectors
                         result = asyncio.run(
-                            class_round(url, students, room.code, passage, args.seconds, pids, walls, key)
+                            class_round(url, students, room.code, passage, args.seconds, pids, walls, key, args.path)
                         )
                         result |= check_store(db_url, room.code, result.pop("players"), result["revealed"])
                         result |= {"store": args.store, "processes": args.processes}
@@ -445,10 +490,16 @@ def main(argv=None) -> None:
                             result["box"] = {"memory_mb": int(args.box[0]), "cores": args.box[1]}
                         runs.append(result)
                         report(result)
-        if args.baseline_root:
+                if args.alone:  # the same students on the same server, each playing alone: no store
+                    result = asyncio.run(class_round(url, students, None, 7, args.seconds, pids, path=args.path))
+                    result.pop("players")
+                    result |= {"store": None, "processes": args.processes, "alone": True}
+                    runs.append(result)
+                    report(result, "alone on the same server, no store")
+        if args.baseline_root:  # a checkout from before the game's socket: a guess is a rerun there
             with served(args.baseline_root, 1, env) as (url, pids):
                 for students in args.students:
-                    result = asyncio.run(class_round(url, students, None, 7, args.seconds, pids))
+                    result = asyncio.run(class_round(url, students, None, 7, args.seconds, pids, path="rerun"))
                     result.pop("players")
                     result |= {"store": None, "processes": 1, "baseline": str(args.baseline_root)}
                     runs.append(result)
@@ -467,7 +518,7 @@ def main(argv=None) -> None:
 
 def report(r: dict, what: str | None = None) -> None:
     where = what or f"{r['store']}, {r['processes']} process(es)"
-    print(f"== {r['students']} students, {where}, {r.get('projectors', 0)} projector views")
+    print(f"== {r['students']} students, {where}, {r.get('projectors', 0)} projector views, via {r.get('path')}")
     print(f"  all joined and had the passage after {r['joined_s']:.1f} s")
     if r["latencies"]:
         print(f"  guess to judged reply: {summary(r['latencies'])}")

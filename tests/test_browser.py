@@ -115,8 +115,11 @@ def test_the_guessing_game_plays_with_the_keyboard_alone(server, browser):
     assert page.locator(".game table.ranks tr").count() == 5  # characters, you and three models
     page.keyboard.press("Tab")  # to "Show me", then press it from the keyboard
     page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
-    wait_idle(page)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('*')].some((e) => e.shadowRoot &&"
+        " e.shadowRoot.querySelector('.game') && e.shadowRoot.querySelector('.game').dataset.shown.length === 5)",
+        timeout=20_000,
+    )
     assert game.get_attribute("data-shown") == text[:5]
     assert page.locator(".game table.ranks tr").nth(1).locator("td").last.inner_text() == str(GAVE_UP)
     assert "seed=5" in page.url and page.locator("text=Traceback").count() == 0

@@ -113,3 +113,104 @@ def test_the_fast_path_works_under_a_base_url_path(browser):
         type_and_settle(page, " and the king")
         assert transport(page) == "fast"
         page.close()
+
+
+# ---- the guessing game's socket (ui/guess_path.py)
+
+GAME_SHOWN = (
+    "(t) => [...document.querySelectorAll('*')].some((e) => e.shadowRoot &&"
+    " e.shadowRoot.querySelector('.game') && e.shadowRoot.querySelector('.game').dataset.shown === t)"
+)
+
+
+def guess_page(browser, server: str, setup=None):
+    """The Guess page on passage 5, and a count of the messages it sent Streamlit (each asks for a script run)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    runs = [0]
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framesent", lambda _: runs.__setitem__(0, runs[0] + 1)) if "_stcore" in ws.url else None,
+    )
+    if setup:
+        setup(page)
+    page.goto(server + "/Guess?seed=5")
+    page.wait_for_selector(".game .passage", timeout=60_000)
+    wait_idle(page)
+    return page, runs
+
+
+def press(page, chars: str) -> None:
+    page.get_by_label("Your guess").focus()
+    for ch in chars:
+        page.keyboard.press("Enter" if ch == "\n" else "Space" if ch == " " else ch)
+
+
+def game_transport(page) -> str | None:
+    return page.locator(".game").get_attribute("data-transport")
+
+
+def passage() -> str:
+    from core.guess import load_passages
+    from core.models import SHIPPED_DIR
+
+    return load_passages(SHIPPED_DIR).texts[5]
+
+
+def test_guesses_go_over_the_game_s_socket_without_a_script_run(server, browser):
+    text = passage()
+    page, runs = guess_page(browser, server)
+    page.wait_for_selector(".game[data-transport=socket]", timeout=10_000)
+    before = runs[0]
+    wrong = next(c for c in "zqxj" if c != text[0])
+    press(page, wrong + text[:6])
+    page.wait_for_function(GAME_SHOWN, arg=text[:6], timeout=20_000)
+    assert runs[0] == before  # seven guesses judged, not one rerun asked for
+    you = page.locator(".game table.ranks tr").nth(1).locator("td").all_inner_texts()
+    assert you == ["2", "1", "1", "1", "1", "1"]
+    page.close()
+
+
+def swallow_answers_after(n: int):
+    """The route to the game's socket passes the first n answers and loses the rest: the page's guess reaches the
+    server and is judged, but the page never hears so."""
+
+    def handler(ws):
+        server = ws.connect_to_server()
+        answered = [0]
+
+        def to_page(message):
+            answered[0] += 1
+            if answered[0] <= n:
+                ws.send(message)
+
+        server.on_message(to_page)
+
+    return handler
+
+
+@pytest.mark.parametrize("case", ["refused", "silent", "answers lost"])
+def test_the_game_falls_back_to_reruns_and_counts_each_guess_once(server, browser, case):
+    text = passage()
+    handler = {"refused": refuse, "silent": never_answer, "answers lost": swallow_answers_after(4)}[case]
+    page, _ = guess_page(browser, server, lambda p: p.route_web_socket("**/api/guess**", handler))
+    if case == "answers lost":  # the opening board and three guesses come back; the next guess's answer is lost
+        page.wait_for_selector(".game[data-transport=socket]", timeout=10_000)
+        press(page, text[:3])
+        page.wait_for_function(GAME_SHOWN, arg=text[:3], timeout=20_000)
+        assert text[3] != text[4]  # applied twice, the fourth guess would count as a wrong one at the fifth
+        press(page, text[3:6])
+        page.wait_for_function(GAME_SHOWN, arg=text[:6], timeout=30_000)
+        # each guess judged once, though one was sent twice (the socket, then a rerun; then the page opens a new
+        # socket)
+        counts = ["1"] * 6
+    else:
+        page.wait_for_timeout(4500)  # longer than the page waits for a silent socket's first answer
+        assert game_transport(page) == "rerun"
+        wrong = next(c for c in "zqxj" if c != text[0])
+        press(page, wrong + text[:3])
+        page.wait_for_function(GAME_SHOWN, arg=text[:3], timeout=30_000)
+        counts = ["2", "1", "1"]
+        assert game_transport(page) == "rerun"
+    assert page.locator(".game table.ranks tr").nth(1).locator("td").all_inner_texts() == counts
+    assert page.locator("text=Traceback").count() == 0
+    page.close()

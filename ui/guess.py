@@ -1,11 +1,17 @@
-"""The guessing game's page logic: one game per session and passage, each action applied once, and the
+"""The guessing game's page logic: one game per session and passage, each move applied once, and the
 payload its component (ui/web/guess.js) draws. A guess travels to the server and back like a keystroke on
-the main page: the server judges it (the answer never reaches the browser before it is revealed)."""
+the main page: the server judges it (the answer never reaches the browser before it is revealed).
+
+A page's game is a `Play`, kept in its session's state. The board's fragment (views/guess.py) applies the moves
+that come as the component's state, and the game's socket (ui/guess_path.py) the ones that come over it, without
+a script run: both through `turn`, one at a time under the play's lock."""
 
 from __future__ import annotations
 
 import functools
 import random
+import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +19,11 @@ import streamlit as st
 
 from core.errors import InputError
 from core.guess import GAVE_UP, MAX_WRONG, Game, ModelPlay, Passages, distribution, load_passages, model_play, score
+from core.models import models_dir
 from core.text import normalize, visible
+from ui import panels, room, session
 from ui.assets import script, styles
-from ui.i18n import strings, t
+from ui.i18n import DEFAULT, lang, strings, t
 from ui.protocol import Board
 
 SCORES_AND_CHART = (  # what ui/web/distribution.js draws, for the board and the projector view alike
@@ -62,9 +70,7 @@ def shared_passages(folder: str) -> Passages:
 @functools.lru_cache(maxsize=256)
 def model_plays(folder: str, model_id: str, text: str) -> ModelPlay:
     """A model's guess counts and surprisal on a passage: the same for every player, so computed once."""
-    from ui.panels import shared_models
-
-    models, _ = shared_models(folder)
+    models, _ = panels.shared_models(folder)
     play = model_play(models[model_id], text)
     for array in (play.counts, play.bits):
         array.flags.writeable = False
@@ -84,12 +90,44 @@ def seed_from_url() -> int:
     return seed
 
 
-def current_game(passages: Passages, seed: int) -> Game:
-    game = st.session_state.get("game")
-    if game is None or st.session_state.get("game_key") != ("alone", seed):
-        game = st.session_state["game"] = Game(passages.texts[seed % len(passages.texts)])
-        st.session_state["game_key"] = ("alone", seed)
-    return game
+class Play:
+    """One page's game: what its board's runs and its socket both change, one at a time under `lock`. Kept in the
+    session's state (session_play); the socket finds it in PLAYS by the page's token, and it goes with the
+    session."""
+
+    def __init__(self, token: str):
+        self.lock = threading.Lock()
+        self.token = token
+        self.game: Game | None = None
+        self.key: tuple | None = None  # ("alone", seed) or (room code, passage, player)
+        self.seed = 0  # the passage's seed playing alone, the room's passage number in a room
+        self.seat: room.Seat | None = None  # the room as the board's last run found it; None playing alone
+        self.seq = 0  # the last move applied: an older one (replayed, or sent both ways) is not applied again
+        self.lang = DEFAULT  # the page's language as its last run had it
+        self.left: str | None = None  # a room the socket found closed: the page's next run plays alone
+        self.drawn: tuple | None = None  # what the page around the board shows (views/guess.py)
+
+
+PLAYS: weakref.WeakValueDictionary[str, Play] = weakref.WeakValueDictionary()  # page token -> its game
+
+
+def session_play() -> Play:
+    """This session's Play, made on its first run and findable by the socket from then on."""
+    play = st.session_state.get("guess_play")
+    if play is None:
+        token = session.page_token()
+        play = st.session_state["guess_play"] = Play(token)
+        PLAYS[token] = play
+    play.lang = lang()
+    return play
+
+
+def current_game(play: Play, passages: Passages, seed: int) -> Game:
+    """The game playing alone on passage `seed` (a new one when the seed changes). The caller holds play.lock."""
+    if play.game is None or play.key != ("alone", seed):
+        play.game, play.key = Game(passages.texts[seed % len(passages.texts)]), ("alone", seed)
+    play.seed = seed
+    return play.game
 
 
 def apply(game: Game, action: dict | None, alphabet: set[str]) -> str:
@@ -125,6 +163,37 @@ def apply(game: Game, action: dict | None, alphabet: set[str]) -> str:
     if outcome == "again":
         return t("guess.msg_again", ch=visible(guess))
     return t("guess.msg_wrong", ch=visible(guess), n=len(game.wrong))
+
+
+def turn(
+    play: Play, action: dict | None, models: dict, passages: Passages, seat: room.Seat | None
+) -> tuple[Board, bool]:
+    """Apply `action` once to the play's game and, in a room, record the character it revealed: the board that
+    results, and whether the room was found closed (the page then plays alone). The caller holds play.lock."""
+    game, seed = play.game, play.seed
+    alphabet = set().union(*(set(m.info.vocab.index) for m in models.values()))
+    wrong, position = list(game.wrong), game.position
+    message = apply(game, action, alphabet)
+    left = False
+    if seat is not None and game.position > position:  # a character was revealed: the class keeps it
+        said, left = room.record(seat, game, wrong, seed)
+        message = " ".join(filter(None, [message, said]))
+    folder = str(models_dir())
+    plays = {mid: model_plays(folder, mid, game.text) for mid in models}
+    names = {mid: panels.display_name(m) for mid, m in models.items()}
+    code = seat.room.code if seat is not None and not left else None
+    data = payload(game, plays, names, seed, passages, message, play.seq, code)
+    if code is not None:
+        data = room.with_class(data, seat, game, seed)
+        # the room has moved on: once this passage is done, "New passage" takes the room's next one
+        data["can_new"] = game.done and room.moved_on(seat, seed)
+    return data, left
+
+
+def drawn_around(seat: room.Seat | None, game: Game) -> tuple | None:
+    """What the page around the board shows of the room (views/guess.py): when it changes, the whole page runs
+    again."""
+    return (seat.room.code, seat.player, seat.teacher, game.done) if seat is not None else None
 
 
 def payload(

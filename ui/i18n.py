@@ -7,8 +7,10 @@ either language, or when the code asks for a key no catalogue has.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+from contextvars import ContextVar
 from pathlib import Path
 
 import streamlit as st
@@ -18,6 +20,9 @@ CATALOGUES = ROOT / "i18n"
 CONTENT = ROOT / "content"
 LANGS = {"en": "English", "zh-TW": "繁體中文"}
 DEFAULT = "en"
+# The language of work done for a page outside its script runs (the guessing game's socket, ui/guess_path.py),
+# where there is no session state or URL to read it from: set by `speaking`.
+_SPOKEN: ContextVar[str | None] = ContextVar("unrolled_lang", default=None)
 
 
 @functools.cache
@@ -27,10 +32,23 @@ def catalogue(lang: str) -> dict[str, str]:
 
 def lang() -> str:
     """The page's language: the sidebar switch, which is bound to ?lang= in the URL."""
+    spoken = _SPOKEN.get()
+    if spoken is not None:
+        return spoken
     chosen = st.session_state.get("lang")
     if chosen not in LANGS:  # a page run on its own (AppTest) has no switch: the URL still decides
         chosen = st.query_params.get("lang")
     return chosen if chosen in LANGS else DEFAULT
+
+
+@contextlib.contextmanager
+def speaking(language: str):
+    """t() and the rest in `language` in this thread (or task) until the block ends, whatever the session says."""
+    held = _SPOKEN.set(language if language in LANGS else DEFAULT)
+    try:
+        yield
+    finally:
+        _SPOKEN.reset(held)
 
 
 def t(key: str, **values) -> str:

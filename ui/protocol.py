@@ -36,6 +36,7 @@ MAX_BITS = 8.0  # the top of the surprisal colour scale (bits); more is drawn as
 LIGHT_TEXT_ABOVE = 0.65  # on the darkest 35% of the surprisal scale a cell's text is white (4.5:1 contrast)
 STRIP_ROW = 40  # characters per row of a surprisal strip, here and in the memory lab's heat strip
 FAST_ROUTE = "/api/live"  # the fast path's WebSocket (ui/fast.py), under server.baseUrlPath
+GUESS_ROUTE = "/api/guess"  # the guessing game's WebSocket (ui/guess_path.py), under server.baseUrlPath
 SEQ_MAX = 2**53 - 1  # the largest integer a JavaScript number holds exactly
 
 
@@ -135,8 +136,10 @@ class Writer(TypedDict):
     waiting: str  # shown while the box holds another text
 
 
-# ---- the guessing game (ui/web/guess.js). The page sends {"guess": one character, "seq": int} as its state,
-# and "show" / "new" as triggers.
+# ---- the guessing game (ui/web/guess.js). A move is {"guess": one character, "seq": int} or {"show": true, "seq":
+# int}: over the game's socket (ui/guess_path.py) once it is open, else as the board's state ("typed", with "show"
+# and "new" as triggers), which reruns the board's fragment. The socket answers each message with a BoardFrame (or
+# an ErrorFrame); a message with neither guess nor show asks for the board as it is.
 
 
 class Score(TypedDict):
@@ -155,6 +158,11 @@ class Revealed(TypedDict):
 class RoomKey(TypedDict):
     code: str
     key: str
+
+
+class GuessLink(TypedDict):
+    route: str  # GUESS_ROUTE, relative to the page's base path
+    token: str  # this page's token (ui.session.page_token): the socket finds the page's game by it
 
 
 class Board(TypedDict):
@@ -178,6 +186,41 @@ class Board(TypedDict):
     room: str | None  # the class room's code when the passage is a room's (ui/room.py); None playing alone
     can_new: bool  # whether "New passage" is offered: not in a room, whose passage is the room's
     remember: RoomKey | None  # a teacher key for the page to keep in localStorage, sent once when the room opens
+    link: NotRequired[GuessLink]  # where the page sends its moves without a rerun; only in a script run's board
+
+
+class BoardFrame(TypedDict):
+    type: str  # "board"
+    board: Board
+    # the page around the board must be drawn again (the passage ended in a room, or the room was left): the page
+    # asks for a run of the board's fragment ("synced" in its state), which reruns the whole page
+    rerun: bool
+
+
+@dataclass(frozen=True)
+class Move:
+    seq: int
+    guess: str | None  # one character as typed (normalised and judged by the server)
+    show: bool
+
+
+def parse_move(value: object) -> Move:
+    """A move checked field by field: an object with an integer `seq` in 0..SEQ_MAX, `guess` a short string or
+    absent, `show` a boolean or absent."""
+    if not isinstance(value, dict):
+        raise BadRequest("a move is a JSON object")
+    seq, guess, show = value.get("seq"), value.get("guess"), value.get("show", False)
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= SEQ_MAX:
+        raise BadRequest(f"seq must be an integer from 0 to {SEQ_MAX}")
+    if guess is not None and (not isinstance(guess, str) or len(guess) > 64):
+        raise BadRequest("guess must be a short string")
+    if not isinstance(show, bool):
+        raise BadRequest("show must be true or false")
+    try:
+        (guess or "").encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("guess holds a lone surrogate, which is not a character") from None
+    return Move(seq, guess, show)
 
 
 # The board's state from the page, beside {"guess", "seq"} as "typed": "who" = {"player": the random id the page

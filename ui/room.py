@@ -139,6 +139,10 @@ def seat() -> Seat | None:
     """This session's seat in the room its URL names, joining it the first time; None to play alone (with the
     reason said)."""
     code = requested()
+    play = st.session_state.get("guess_play")
+    if code is not None and play is not None and play.left == code:  # the game's socket found the room closed
+        play.left = None
+        leave(code)
     if code is None or st.session_state.get("room_left") == code:
         return None
     s = store()
@@ -211,16 +215,17 @@ def leave(code: str) -> None:
     return None
 
 
-def game_for(seat: Seat, passages: Passages, fresh: bool = False) -> tuple[Game, int]:
-    """The game this session plays in the room and its passage: the room's passage, resumed where this player's
-    records end (a reload, a second tab or a new connection goes on from the first character not yet
-    recorded). When the teacher moves the room on, a player in the middle of a passage finishes it first, and
-    then (`fresh`: the board's "Next passage") plays the room's new one."""
-    held, where = st.session_state.get("game"), st.session_state.get("game_key")
+def game_for(play, seat: Seat, passages: Passages, fresh: bool = False) -> Game:
+    """The game `play` (ui.guess.Play) plays in the room: the room's passage, resumed where this player's records
+    end (a reload, a second tab or a new connection goes on from the first character not yet recorded). When the
+    teacher moves the room on, a player in the middle of a passage finishes it first, and then (`fresh`: the
+    board's "Next passage") plays the room's new one. The caller holds play.lock."""
+    held, where = play.game, play.key
     if held is not None and where is not None and where[0] == seat.room.code and where[2] == seat.player:
         same = where[1] == seat.room.passage
         if same or not held.done or not fresh:  # the same passage; or finish the old one; or wait to be asked
-            return held, where[1]
+            play.seed = where[1]
+            return held
     passage = seat.room.passage
     text = passages.texts[passage % len(passages.texts)]
     counts: list[int] = []
@@ -228,9 +233,12 @@ def game_for(seat: Seat, passages: Passages, fresh: bool = False) -> tuple[Game,
         mine = {r.position: r.count for r in store().records(seat.room.code, passage, seat.player)}
         while len(counts) in mine:
             counts.append(mine[len(counts)])
-    game = Game(text, position=len(counts), counts=counts)
-    st.session_state["game"], st.session_state["game_key"] = game, (seat.room.code, passage, seat.player)
-    return game, passage
+    play.game, play.key, play.seed = (
+        Game(text, position=len(counts), counts=counts),
+        (seat.room.code, passage, seat.player),
+        passage,
+    )
+    return play.game
 
 
 def moved_on(seat: Seat, passage: int) -> bool:
@@ -238,23 +246,23 @@ def moved_on(seat: Seat, passage: int) -> bool:
     return passage != seat.room.passage
 
 
-def record(seat: Seat, game: Game, wrong: list[str], passage: int) -> str:
-    """Keep the character just revealed (the last of game.counts) as the server judged it; what to tell the player
-    when it could not be kept (the game goes on either way)."""
+def record(seat: Seat, game: Game, wrong: list[str], passage: int) -> tuple[str, bool]:
+    """Keep the character just revealed (the last of game.counts) as the server judged it: what to tell the player
+    when it could not be kept (the game goes on either way), and whether the room was found closed (the caller
+    then plays alone: this runs in a script run and in the game's socket, so it leaves no session state itself)."""
     if seat.teacher:
-        return ""  # the teacher's guesses are not the class's
+        return "", False  # the teacher's guesses are not the class's
     if seat.player is None:
-        return t("room.not_saved", problem=t("room.no_player"))
+        return t("room.not_saved", problem=t("room.no_player")), False
     try:
         where = (seat.room.code, passage, seat.player, game.position - 1)
         store().record(*where, game.counts[-1], "".join(wrong))
     except RoomClosed:
         forget_room(seat.room.code)
-        leave(seat.room.code)
-        return t("room.closed_now")
+        return t("room.closed_now"), True
     except (RoomError, StoreError) as e:
-        return t("room.not_saved", problem=str(e))
-    return ""
+        return t("room.not_saved", problem=str(e)), False
+    return "", False
 
 
 # -- the link
@@ -472,7 +480,8 @@ def results(seat: Seat, models: dict, passages: Passages) -> None:
     from core.models import models_dir
     from ui import guess, panels
 
-    game, where = st.session_state.get("game"), st.session_state.get("game_key")
+    play = st.session_state.get("guess_play")
+    game, where = (play.game, play.key) if play is not None else (None, None)
     passage = where[1] if where and where[0] == seat.room.code else seat.room.passage
     if not seat.teacher and (game is None or not game.done):
         st.markdown(t("room.results_after"))

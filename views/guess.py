@@ -11,64 +11,60 @@ from core.errors import UnrolledError
 from core.models import models_dir
 from ui import guess, panels, room
 from ui.i18n import t
+from ui.protocol import GUESS_ROUTE
 
 
 @st.fragment
 def board(models, passages) -> dict:
-    """Reruns alone on every guess: one action applied, one payload. In a class room (ui/room.py) the passage is
-    the room's, and each character revealed is recorded as the server judged it."""
+    """Reruns alone on every move that comes as the board's state (before the game's socket is open, or where it
+    cannot open): one move applied, one payload. In a class room (ui/room.py) the passage is the room's, and each
+    character revealed is recorded as the server judged it. The moves that come over the socket
+    (ui/guess_path.py) change the same game, under the same lock."""
+    play = guess.session_play()
     seat = room.seat()
     state = st.session_state.get("guess_board") or {}
-    action = None
-    if seat is None:
-        seed = guess.seed_from_url()
-        if state.get("new"):
-            seed = random.randrange(10**6)
-            st.query_params["seed"] = str(seed)
-        game = guess.current_game(passages, seed)
-    else:
-        game, seed = room.game_for(seat, passages, fresh=bool(state.get("new")))
-    if state.get("show"):
-        action = {"show": True}
     request = state.get("typed")
     seq = request.get("seq", 0) if isinstance(request, dict) else 0
-    if isinstance(request, dict) and isinstance(seq, int) and seq > st.session_state.get("guess_seq", 0):
-        action = {"guess": request.get("guess")}
-        st.session_state["guess_seq"] = seq
-    alphabet = set().union(*(set(m.info.vocab.index) for m in models.values()))
-    wrong, position = list(game.wrong), game.position
-    message = guess.apply(game, action, alphabet)
-    if seat is not None and game.position > position:  # a character was revealed: the class keeps it
-        message = " ".join(filter(None, [message, room.record(seat, game, wrong, seed)]))
-    folder = str(models_dir())
-    plays = {mid: guess.model_plays(folder, mid, game.text) for mid in models}
-    names = {mid: panels.display_name(m) for mid, m in models.items()}
-    code = seat.room.code if seat else None
-    remember = st.session_state.pop("room_remember", None)
-    data = guess.payload(
-        game, plays, names, seed, passages, message, st.session_state.get("guess_seq", 0), code, remember
-    )
-    if seat is not None:
-        data = room.with_class(data, seat, game, seed)
-        # the room has moved on: once this passage is done, "New passage" takes the room's next one
-        data["can_new"] = game.done and room.moved_on(seat, seed)
+    with play.lock:
+        if seat is None:
+            seed = guess.seed_from_url()
+            if state.get("new"):
+                seed = random.randrange(10**6)
+                st.query_params["seed"] = str(seed)
+            guess.current_game(play, passages, seed)
+        else:
+            room.game_for(play, seat, passages, fresh=bool(state.get("new")))
+        action = {"show": True} if state.get("show") else None
+        if isinstance(request, dict) and isinstance(seq, int) and not isinstance(seq, bool) and seq > play.seq:
+            action = {"show": True} if request.get("show") is True else {"guess": request.get("guess")}
+            play.seq = seq
+        data, left = guess.turn(play, action, models, passages, seat)
+        game = play.game
+        if left:
+            room.leave(seat.room.code)
+            seat = None
+        play.seat = seat
+    data["link"] = {"route": GUESS_ROUTE.lstrip("/"), "token": play.token}
+    data["remember"] = st.session_state.pop("room_remember", None)
     guess.guess_component(
         key="guess_board",
         data=data,
         on_typed_change=lambda: None,
         on_who_change=lambda: None,
+        on_synced_change=lambda: None,
         on_show_change=lambda: None,
         on_new_change=lambda: None,
     )
-    # The page around the board (the room's panel, the class's figures) is drawn by full runs. A guess reruns the
-    # board alone, unless what the page around it shows has changed: the page has first said who it is, the
-    # passage has ended, or the room has been left (closed, full, gone).
-    drawn = (seat.room.code, seat.player, seat.teacher, game.done) if seat else None
+    # The page around the board (the room's panel, the class's figures) is drawn by full runs. A move reruns the
+    # board alone (or goes over the socket, with no run at all), unless what the page around it shows has changed:
+    # the page has first said who it is, the passage has ended, or the room has been left (closed, full, gone).
+    # The socket tells the page when (its frame's `rerun`), and the page then asks for this fragment's run.
+    drawn = guess.drawn_around(seat, game)
     ctx = get_script_run_ctx()
-    if ctx is not None and ctx.fragment_ids_this_run and st.session_state.get("room_drawn") != drawn:
-        st.session_state["room_drawn"] = drawn
+    if ctx is not None and ctx.fragment_ids_this_run and play.drawn != drawn:
+        play.drawn = drawn
         st.rerun()
-    st.session_state["room_drawn"] = drawn
+    play.drawn = drawn
     return data
 
 

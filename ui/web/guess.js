@@ -1,8 +1,17 @@
 // The guessing game's board (ui/guess.py builds its payload). Each key typed in "Your guess" is one guess,
 // sent to the server, which judges it: the answer is not in the browser until it is revealed. Keys typed
 // while a guess is out wait their turn. Text reaches the DOM only through textContent.
+//
+// A move ({guess} or {show}, numbered by seq) goes over the game's socket (ui/guess_path.py), answered without a
+// script run, once the socket has answered once; until then, or when it cannot open, closes or leaves a move
+// unanswered, it goes as the component's state, which reruns the board's fragment. The server applies a seq once,
+// whichever way it came, so a move sent again the other way is not counted twice.
 
 const BLOCK = 25; // revealed characters per row of the rank table
+const LINK_OPEN_MS = 4000; // a socket that has not answered by then is given up (a proxy may swallow it)
+const LINK_ANSWER_MS = 4000; // a move unanswered this long goes again through a rerun
+const LINK_TRIES = 3; // sockets tried in a row before the page stays on reruns
+const LINK_RETRY_MS = 2000;
 
 function fmt(x, digits = 2) {
   return x === null || x === undefined ? "–" : x.toFixed(digits);
@@ -187,9 +196,11 @@ function setup(parentElement, data) {
     passage,
     tried,
     results,
-    queue: [],
-    out: null,
+    queue: [], // moves not sent yet: {guess} or {show}
+    out: null, // the seq of the move out, if any
     seq: data.seq,
+    // the game's socket: off, connecting or open; the move it holds ({move, seq}) until its board comes back
+    link: { socket: null, mode: "off", tries: 0, token: null, wait: null, timer: null, move: null },
   };
 }
 
@@ -197,7 +208,101 @@ function pump(state) {
   if (state.out !== null || !state.queue.length) return;
   state.seq += 1;
   state.out = state.seq;
-  state.setStateValue("typed", { guess: state.queue.shift(), seq: state.seq });
+  send(state, state.queue.shift(), state.seq);
+}
+
+function send(state, move, seq) {
+  const link = state.link;
+  if (link.mode === "open") {
+    link.socket.send(JSON.stringify({ ...move, seq }));
+    link.move = { move, seq };
+    clearTimeout(link.wait);
+    link.wait = setTimeout(() => {
+      if (state.out === seq) dropLink(state); // an open socket that stopped answering: the rerun path takes over
+    }, LINK_ANSWER_MS);
+  } else {
+    state.setStateValue("typed", { ...move, seq });
+  }
+}
+
+// Whatever happens to the socket, a move it held goes again through a rerun, with the same seq.
+function dropLink(state) {
+  const link = state.link;
+  if (link.socket) {
+    const socket = link.socket;
+    socket.onopen = socket.onmessage = socket.onclose = null;
+    socket.close();
+  }
+  clearTimeout(link.wait);
+  link.socket = null;
+  link.mode = "off";
+  state.root.dataset.transport = "rerun";
+  const held = link.move;
+  link.move = null;
+  if (held && state.out === held.seq) send(state, held.move, held.seq);
+  if (link.tries < LINK_TRIES) link.timer = setTimeout(() => connect(state), LINK_RETRY_MS);
+}
+
+function connect(state) {
+  const link = state.link;
+  const target = state.data.link;
+  if (!target || link.socket || link.tries >= LINK_TRIES || typeof WebSocket === "undefined") return;
+  link.tries += 1;
+  link.token = target.token;
+  let socket;
+  try {
+    socket = new WebSocket(routeUrl(target.route, { token: target.token }));
+  } catch {
+    return; // a page whose URL cannot take a WebSocket stays on reruns
+  }
+  link.socket = socket;
+  link.mode = "connecting";
+  const giveUp = setTimeout(() => dropLink(state), LINK_OPEN_MS);
+  socket.onopen = () => socket.send(JSON.stringify({ seq: state.seq })); // no move: the board as it is
+  socket.onmessage = (event) => {
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (frame.type === "board") {
+      clearTimeout(giveUp);
+      if (link.mode !== "open") {
+        link.mode = "open";
+        link.tries = 0;
+        state.root.dataset.transport = "socket";
+      }
+      if (link.move && frame.board.seq >= link.move.seq) {
+        link.move = null;
+        clearTimeout(link.wait);
+      }
+      receive(state, frame.board);
+      // the page around the board changes (the passage ended in a room, or the room closed): a run of the
+      // board's fragment redraws the whole page
+      if (frame.rerun) state.setStateValue("synced", frame.board.seq);
+    } else if (frame.type === "error") {
+      console.warn("unrolled guess socket:", frame.problem);
+      if (link.move && frame.seq === link.move.seq && state.out === frame.seq) {
+        link.move = null; // refused: the move is not applied, and the next may go
+        state.out = null;
+        pump(state);
+      }
+    }
+  };
+  socket.onclose = () => {
+    clearTimeout(giveUp);
+    dropLink(state);
+  };
+}
+
+function receive(state, data) {
+  state.data = data.link ? data : { ...data, link: state.data?.link }; // a socket's board does not repeat the link
+  if (state.out !== null && data.seq >= state.out) state.out = null;
+  if (data.seq > state.seq) state.seq = data.seq;
+  draw(state);
+  introduce(state);
+  pump(state);
 }
 
 export default function (component) {
@@ -205,30 +310,33 @@ export default function (component) {
   let state = parentElement.__unrolled;
   if (!state) {
     state = parentElement.__unrolled = setup(parentElement, data);
-    const submit = (value) => {
-      state.queue.push(value);
+    const submit = (move) => {
+      state.queue.push(move);
       pump(state);
     };
     state.input.addEventListener("keydown", (e) => {
       if (e.key === "Enter") {
         e.preventDefault();
-        submit("\n");
+        submit({ guess: "\n" });
       }
     });
     state.input.addEventListener("input", () => {
       const value = state.input.value;
       state.input.value = "";
-      if (value) submit(value); // the server says so if it is more than one character
+      if (value) submit({ guess: value }); // the server says so if it is more than one character
     });
-    state.show.addEventListener("click", () => state.setTriggerValue("show", true));
+    state.show.addEventListener("click", () => submit({ show: true }));
     state.fresh.addEventListener("click", () => state.setTriggerValue("new", true));
   }
-  state.data = data;
   state.setStateValue = setStateValue;
   state.setTriggerValue = setTriggerValue;
-  if (state.out !== null && data.seq >= state.out) state.out = null;
-  if (data.seq > state.seq) state.seq = data.seq;
-  draw(state);
-  introduce(state);
-  pump(state);
+  const link = data.link ?? state.data?.link;
+  // a run's board is drawn unless the socket has already drawn a later one (a run that started before it)
+  if (!state.data || data.seq >= state.data.seq) receive(state, { ...data, link });
+  else if (data.remember) keep(KEY_ITEM + data.remember.code, data.remember.key);
+  if (link && state.link.token !== link.token) {
+    state.link.tries = 0; // a new session (the server restarted): its token, its game
+    if (state.link.socket) dropLink(state);
+  }
+  connect(state);
 }
