@@ -52,6 +52,7 @@ EVERY = 1.5  # seconds between one student's guesses
 REFRESH = 1.0  # a projector view's refresh, as ui/projector.REFRESH
 RIGHT = 0.5  # how often a student's guess is right
 WRONG_POOL = "etaoinshrdlucmfwypvbgkqjxz ,.;'"
+NOT_SAVED = "Not saved for the class"  # the start of i18n/en.json's room.not_saved
 
 
 def page_socket(ws_url: str, cookie: str):
@@ -138,6 +139,8 @@ class Student:
                     return
 
     def judged(self, data: dict) -> None:
+        if NOT_SAVED in (data.get("message") or ""):  # the page says a character was not kept for the class
+            self.errors.append(f"board: {data['message'][:200]}")
         before = len(self.data.get("shown", "")) if self.data else None
         if before is not None and len(data["shown"]) > before:
             self.revealed += len(data["shown"]) - before
@@ -157,6 +160,11 @@ class Student:
                 if self.room:  # the page says who it is; the board joins the room and the page redraws
                     await ws.send(self.message(self.state()))
                     await self.until_finished(ws, idle=0.5)
+                    # the board carries the socket's link once it has this player (a busy server may take longer)
+                    for _ in range(20):
+                        if self.path != "socket" or "link" in self.data:
+                            break
+                        await self.until_finished(ws, idle=0.5)
                     if self.data.get("room") != self.room:
                         self.errors.append(f"not in the room: {self.data.get('room')}")
                 async with contextlib.AsyncExitStack() as stack:
@@ -377,6 +385,7 @@ async def class_round(
         "guesses": guesses,
         "revealed": sum(s.revealed for s in class_),
         "players": [s.player for s in class_],
+        "seen": {s.player: s.revealed for s in class_},
         "errors": [e for s in class_ for e in s.errors][:20],
         "error_count": sum(len(s.errors) for s in class_),
         "cpu_ms_per_guess": (cpu1 - cpu0) * 1000 / max(1, guesses),
@@ -389,14 +398,20 @@ async def class_round(
     }
 
 
-def check_store(db_url: str, room: str, players: list[str], revealed: int) -> dict:
+def check_store(db_url: str, room: str, players: list[str], revealed: int, seen: dict[str, int]) -> dict:
+    """What the store holds of the students' revealed characters; `missing`: students with fewer stored than they
+    saw revealed (how many each)."""
     from store.rooms import Store
 
     store = Store.open(db_url)
     records = [r for r in store.records(room) if r.player in set(players)]
     keys = {(r.player, r.passage, r.position) for r in records}
     store.engine.dispose()
-    return {"sent": revealed, "stored": len(records), "doubled": len(records) - len(keys)}
+    stored = {p: 0 for p in players}
+    for r in records:
+        stored[r.player] += 1
+    missing = {p: seen[p] - n for p, n in stored.items() if n < seen.get(p, 0)}
+    return {"sent": revealed, "stored": len(records), "doubled": len(records) - len(keys), "missing": missing}
 
 
 @contextlib.contextmanager
@@ -484,7 +499,9 @@ def main(argv=None) -> None:
                         result = asyncio.run(
                             class_round(url, students, room.code, passage, args.seconds, pids, walls, key, args.path)
                         )
-                        result |= check_store(db_url, room.code, result.pop("players"), result["revealed"])
+                        result |= check_store(
+                            db_url, room.code, result.pop("players"), result["revealed"], result.pop("seen")
+                        )
                         result |= {"store": args.store, "processes": args.processes}
                         if box:
                             result["box"] = {"memory_mb": int(args.box[0]), "cores": args.box[1]}
@@ -492,7 +509,7 @@ def main(argv=None) -> None:
                         report(result)
                 if args.alone:  # the same students on the same server, each playing alone: no store
                     result = asyncio.run(class_round(url, students, None, 7, args.seconds, pids, path=args.path))
-                    result.pop("players")
+                    result.pop("players"), result.pop("seen")
                     result |= {"store": None, "processes": args.processes, "alone": True}
                     runs.append(result)
                     report(result, "alone on the same server, no store")
@@ -500,7 +517,7 @@ def main(argv=None) -> None:
             with served(args.baseline_root, 1, env) as (url, pids):
                 for students in args.students:
                     result = asyncio.run(class_round(url, students, None, 7, args.seconds, pids, path="rerun"))
-                    result.pop("players")
+                    result.pop("players"), result.pop("seen")
                     result |= {"store": None, "processes": 1, "baseline": str(args.baseline_root)}
                     runs.append(result)
                     report(result, "alone, no store (baseline)")
@@ -527,7 +544,7 @@ def report(r: dict, what: str | None = None) -> None:
     if "generator_cores" in r:
         print(f"  the load generator's own CPU: {r['generator_cores']:.2f} cores (one is all it can use)")
     if "stored" in r:
-        print(f"  revealed {r['sent']}, in the store {r['stored']}, doubled {r['doubled']}")
+        print(f"  revealed {r['sent']}, in the store {r['stored']}, doubled {r['doubled']}, missing {r['missing']}")
     if r.get("projectors"):
         lag = r["projector_lag_p95_s"]
         print(f"  {r['projectors']} projector views: a revealed character on the wall within p95 {lag:.2f} s")

@@ -119,7 +119,9 @@ def streamlit_server(
     if base:
         cmd += ["--server.baseUrlPath", base]
     environ = {**os.environ, **(env or {})}
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environ)
+    log_path = environ.get("UNROLLED_BENCH_LOG")  # a file for the server's log, for a run that needs looking into
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 (the server writes it until the end)
+    proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=log, env=environ)
     url = f"http://127.0.0.1:{port}" + (f"/{base.strip('/')}" if base else "")
     try:
         wait_healthy(url, proc=proc)
@@ -130,6 +132,8 @@ def streamlit_server(
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if log_path:
+            log.close()
 
 
 def cpu_seconds(pid: int, thread: int | None = None) -> float:

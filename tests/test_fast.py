@@ -171,3 +171,29 @@ def test_bench_reply_measures_the_replies_and_the_models_share_of_them():
     figures = re.search(r"this checkout (\S+) ms .* the models (\S+) ms and the rest (\S+) ms", out)
     reply, models, rest = map(float, figures.groups())
     assert 0 < models < reply and rest > 0
+
+
+# ---- the guessing game's socket (ui/guess_path.py): the same front door
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null"])
+def test_the_game_s_socket_refuses_a_foreign_origin(server, origin):
+    with pytest.raises(InvalidStatus) as refused:
+        socket(server, origin=origin, path="/api/guess")
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("token", [None, "nonsense"])
+def test_the_game_s_socket_refuses_a_token_the_server_did_not_sign(server, token):
+    with pytest.raises(InvalidStatus) as refused:
+        socket(server, token=token, path="/api/guess")
+    assert refused.value.response.status_code == 403
+
+
+def test_a_signed_token_with_no_game_on_this_process_has_its_socket_closed(server):
+    # a page whose session is not here (a server restarted): closed, so that the page sends its moves by reruns
+    with socket(server, path="/api/guess") as ws:
+        ws.send(json.dumps({"guess": "a", "seq": 1}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=30)
+    assert closed.value.rcvd.code == door.CLOSE_POLICY

@@ -180,7 +180,7 @@ def test_the_classroom_benchmark_runs_and_every_revealed_character_is_stored_onc
     assert (result["store"], result["processes"], result["students"], result["projectors"]) == ("sqlite", 1, 3, 0)
     assert result["path"] == "socket"  # as the page sends a guess once its socket is open
     assert result["error_count"] == 0 and result["guesses"] >= 6 and result["guess_p95_ms"] > 0
-    assert result["sent"] == result["stored"] > 0 and result["doubled"] == 0
+    assert result["sent"] == result["stored"] > 0 and result["doubled"] == 0 and result["missing"] == {}
 
 
 RECORDED = (

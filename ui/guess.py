@@ -107,6 +107,13 @@ class Play:
         self.left: str | None = None  # a room the socket found closed: the page's next run plays alone
         self.drawn: tuple | None = None  # what the page around the board shows (views/guess.py)
 
+    @property
+    def ready(self) -> bool:
+        """Whether moves may come over the socket: there is a game, and in a room the page has said who it is (a
+        move applied before then would be the game of no one, and the page's next run would start it again)."""
+        seat = self.seat
+        return self.game is not None and (seat is None or seat.player is not None or seat.teacher)
+
 
 PLAYS: weakref.WeakValueDictionary[str, Play] = weakref.WeakValueDictionary()  # page token -> its game
 

@@ -10,8 +10,9 @@ or the room closed).
 A page's game is its session's `ui.guess.Play`; the route finds it in `ui.guess.PLAYS` by the page's token, which
 the board's payload carries (`link`). Both apply moves through `ui.guess.turn` under the play's lock, so a move
 sent both ways (a socket that dropped while a guess was out) is applied once: the play's `seq` decides. A page
-whose token has no game in this process (a reload on another process, a server restarted) is told so and the
-socket closed: the page goes on through reruns (ui/web/guess.js), as it does when the socket cannot open.
+whose token has no game in this process (a server restarted), or whose game cannot take moves yet (in a room, before
+the page has said who it is), has its socket closed: the page goes on through reruns (ui/web/guess.js), as it does
+when the socket cannot open.
 
 The messages are ui/protocol.py's: a move {"guess", "seq"} or {"show", "seq"} in, a BoardFrame or ErrorFrame out.
 ui/door.py admits a socket (its Origin, the page's token, bounds per page and per process) and rates its messages.
@@ -99,7 +100,7 @@ def answer(raw: str, token: str) -> str:
         models = panels.shared_models(folder)[0]
         passages = guess.shared_passages(folder)
         with i18n.speaking(play.lang), play.lock:
-            if play.game is None:
+            if not play.ready:
                 raise BadRequest(NO_GAME)
             action = {"show": True} if move.show else {"guess": move.guess} if move.guess is not None else None
             if move.seq <= play.seq:  # applied already (sent both ways, or replayed)
@@ -148,11 +149,11 @@ async def endpoint(ws: WebSocket) -> None:
                     break
                 await ws.send_text(error_frame("too many messages"))
                 continue
-            reply = await loop.run_in_executor(path.pool, answer, raw, token)
-            if NO_GAME in reply:  # nothing here will answer this page: it sends its move again through a rerun
+            play = guess.PLAYS.get(token)
+            if play is None or not play.ready:  # nothing here can take this page's moves: it sends them by reruns
                 await ws.close(code=door.CLOSE_POLICY)
                 break
-            await ws.send_text(reply)
+            await ws.send_text(await loop.run_in_executor(path.pool, answer, raw, token))
     except WebSocketDisconnect:
         pass
     finally:

@@ -186,7 +186,9 @@ class Board(TypedDict):
     room: str | None  # the class room's code when the passage is a room's (ui/room.py); None playing alone
     can_new: bool  # whether "New passage" is offered: not in a room, whose passage is the room's
     remember: RoomKey | None  # a teacher key for the page to keep in localStorage, sent once when the room opens
-    link: NotRequired[GuessLink]  # where the page sends its moves without a rerun; only in a script run's board
+    # where the page sends its moves without a rerun: in a script run's board, once the game can take them there (in a
+    # room, after the page has said who it is)
+    link: NotRequired[GuessLink]
 
 
 class BoardFrame(TypedDict):

@@ -44,7 +44,8 @@ def board(models, passages) -> dict:
             room.leave(seat.room.code)
             seat = None
         play.seat = seat
-    data["link"] = {"route": GUESS_ROUTE.lstrip("/"), "token": play.token}
+    if play.ready:  # the page opens its socket once it may send moves over it
+        data["link"] = {"route": GUESS_ROUTE.lstrip("/"), "token": play.token}
     data["remember"] = st.session_state.pop("room_remember", None)
     guess.guess_component(
         key="guess_board",
