@@ -67,6 +67,7 @@ class Student:
     def __init__(self, url: str, n: int, room: str | None, seed: int, path: str = "socket"):
         self.url, self.n, self.room, self.seed, self.path = url, n, room, seed, path
         self.link = None  # the game's socket, once open
+        self.fallbacks = 0  # sockets that closed under this student, who then went on by reruns, as the page does
         self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
         self.cookie = f"_streamlit_xsrf=class{n}-{random.getrandbits(48):x}"
         self.player = secrets.token_hex(16)
@@ -201,13 +202,18 @@ class Student:
         self.sent += 1
         began = time.perf_counter()
         if self.link is not None:
-            await self.link.send(json.dumps({"guess": ch, "seq": self.seq}))
-            rerun = await self.frame(self.seq)
-            self.latencies.append((time.perf_counter() - began) * 1000)
-            if rerun:  # the page around the board changes (the passage ended): the page asks for a run, as guess.js
-                await ws.send(self.message(self.state(synced=self.seq)))
-                await self.until_finished(ws, idle=0.3)
-            return
+            try:
+                await self.link.send(json.dumps({"guess": ch, "seq": self.seq}))
+                rerun = await self.frame(self.seq)
+            except websockets.ConnectionClosed:  # as the page does: the guess goes again by a rerun, same seq
+                self.link = None
+                self.fallbacks += 1
+            else:
+                self.latencies.append((time.perf_counter() - began) * 1000)
+                if rerun:  # the page around the board changes (the passage ended): the page asks for a run
+                    await ws.send(self.message(self.state(synced=self.seq)))
+                    await self.until_finished(ws, idle=0.3)
+                return
         await ws.send(self.message(self.state(ch)))
         while self.data.get("seq", 0) < self.seq:
             await self.until_finished(ws)
@@ -388,6 +394,7 @@ async def class_round(
         "seen": {s.player: s.revealed for s in class_},
         "errors": [e for s in class_ for e in s.errors][:20],
         "error_count": sum(len(s.errors) for s in class_),
+        "fallbacks": sum(s.fallbacks for s in class_),
         "cpu_ms_per_guess": (cpu1 - cpu0) * 1000 / max(1, guesses),
         "projectors": len(views),
         "projector_lag_p95_s": percentile(lags, 95) if lags else None,
@@ -539,7 +546,7 @@ def report(r: dict, what: str | None = None) -> None:
     print(f"  all joined and had the passage after {r['joined_s']:.1f} s")
     if r["latencies"]:
         print(f"  guess to judged reply: {summary(r['latencies'])}")
-    print(f"  guesses {r['guesses']}, errors {r['error_count']} {r['errors'][:2]}")
+    print(f"  guesses {r['guesses']}, errors {r['error_count']} {r['errors'][:2]}, back to reruns {r['fallbacks']}")
     print(f"  server CPU per guess {r['cpu_ms_per_guess']:.1f} ms ({r['server_cores']:.2f} cores)")
     if "generator_cores" in r:
         print(f"  the load generator's own CPU: {r['generator_cores']:.2f} cores (one is all it can use)")

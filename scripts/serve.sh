@@ -38,6 +38,16 @@ for i in $(seq "$N"); do
   pids+=($!)
   upstreams+="    server 127.0.0.1:$port;"$'\n'
 done
+# nginx starts once every process answers its health check: until then nginx would find one down, send its share
+# of browsers to another for 10 s (its fail_timeout), and a socket a page opens later (the guessing game's) would
+# then reach the process that does not hold the page's session
+for i in $(seq "$N"); do
+  for _ in $(seq 600); do
+    "$VENV/bin/python" -c "import sys, urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:$((PORT + i))/_stcore/health', timeout=2).read() != b'ok')" 2>/dev/null && break
+    kill -0 "${pids[$((i - 1))]}" 2>/dev/null || { echo "streamlit process $i stopped; its log:" >&2; tail -n 20 "$RUN/streamlit-$i.log" >&2; exit 1; }
+    sleep 0.2
+  done
+done
 mkdir -p "$RUN/tmp"
 cat >"$RUN/nginx.conf" <<CONF
 worker_processes 1;

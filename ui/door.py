@@ -1,5 +1,6 @@
 """Who may open one of the app's own WebSockets, and how much each may send: the front door that the fast path
-(ui/fast.py) and the Train page's feed (ui/train_feed.py) share. Serving what comes in is theirs.
+(ui/fast.py), the guessing game's socket (ui/guess_path.py) and the Train page's feed (ui/train_feed.py) share.
+Serving what comes in is theirs.
 
 - **Origin:** an upgrade from a foreign Origin is refused, so no other site's page can open one on a learner's
   behalf (`origin_allowed`).
@@ -8,6 +9,9 @@
 - **Bounds:** a Door counts its open sockets, in all and per token: a bound per page, not per address, since a
   whole class may share one address behind the school's NAT.
 - **Rate:** a Bucket per socket; a client that goes on past it is cut off.
+
+`messages` reads an accepted socket within the size cap and the rate; the fast path and the guessing game's socket
+(ui/guess_path.py) both read theirs with it.
 
 A refused upgrade is closed before it is accepted, which a browser sees as HTTP 403.
 """
@@ -18,6 +22,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -124,3 +129,29 @@ class Bucket:
     def cut_off(self) -> bool:
         """Whether a client refused this often since the bucket was last full is flooding: close its socket."""
         return self.refused > BURST
+
+
+async def messages(ws, most: int, error: Callable[[str], str]) -> AsyncIterator[str]:
+    """The text of each message an accepted socket sends, until it closes, within its bounds: a binary frame is read
+    as UTF-8; one over `most` characters is answered with `error(why)` (an error frame as JSON text) and the socket
+    closed (1009); past the Bucket's rate each message is answered "too many messages", and a client that goes on
+    is cut off (1008)."""
+    bucket = Bucket()
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        raw = message.get("text")
+        if raw is None:  # a binary frame
+            raw = (message.get("bytes") or b"").decode("utf-8", "replace")
+        if len(raw) > most:
+            await ws.send_text(error(f"a message is at most {most} characters"))  # says why, then hangs up
+            await ws.close(code=CLOSE_TOO_BIG)
+            return
+        if not bucket.take():
+            if bucket.cut_off():
+                await ws.close(code=CLOSE_POLICY)
+                return
+            await ws.send_text(error("too many messages"))
+            continue
+        yield raw

@@ -128,27 +128,10 @@ async def endpoint(ws: WebSocket) -> None:
         await ws.close(code=refusal)  # before accept: the upgrade is refused; the page stays on reruns
         return
     path.door.enter(token)
-    bucket = door.Bucket()
     loop = asyncio.get_running_loop()
     try:
         await ws.accept()
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            raw = message.get("text")
-            if raw is None:  # a binary frame
-                raw = (message.get("bytes") or b"").decode("utf-8", "replace")
-            if len(raw) > MAX_MESSAGE:
-                await ws.send_text(answer(raw, token))  # says why, then hangs up
-                await ws.close(code=door.CLOSE_TOO_BIG)
-                break
-            if not bucket.take():
-                if bucket.cut_off():
-                    await ws.close(code=door.CLOSE_POLICY)
-                    break
-                await ws.send_text(error_frame("too many messages"))
-                continue
+        async for raw in door.messages(ws, MAX_MESSAGE, error_frame):
             play = guess.PLAYS.get(token)
             if play is None or not play.ready:  # nothing here can take this page's moves: it sends them by reruns
                 await ws.close(code=door.CLOSE_POLICY)
