@@ -151,13 +151,14 @@ class Student:
     async def run(self, start: asyncio.Event, arrived, go: asyncio.Event, seconds: float) -> None:
         await start.wait()
         began = time.perf_counter()
+        told = False  # whether this student has told the class it arrived (or gave up): the class waits for all
         try:
             async with page_socket(self.ws_url, self.cookie) as ws:
                 await ws.send(self.message())
                 await self.until_finished(ws)
                 if not self.board_id:
                     self.errors.append("the board never arrived")
-                    return
+                    return  # `arrived` below, in finally
                 if self.room:  # the page says who it is; the board joins the room and the page redraws
                     await ws.send(self.message(self.state()))
                     await self.until_finished(ws, idle=0.5)
@@ -168,8 +169,10 @@ class Student:
                         await self.until_finished(ws, idle=0.5)
                     if self.data.get("room") != self.room:
                         self.errors.append(f"not in the room: {self.data.get('room')}")
+                if self.path == "socket" and "link" not in self.data:  # not yet: the page guesses by reruns
+                    self.fallbacks += 1
                 async with contextlib.AsyncExitStack() as stack:
-                    if self.path == "socket":  # the page opens the game's socket and asks for the board once
+                    if self.path == "socket" and "link" in self.data:  # the page opens the game's socket
                         link = self.data["link"]
                         route = f"{self.ws_url.rsplit('/_stcore/', 1)[0]}/{link['route']}?token={link['token']}"
                         self.link = await stack.enter_async_context(game_socket(route, self.cookie))
@@ -177,6 +180,7 @@ class Student:
                         await self.frame(self.seq)
                     self.opened = time.perf_counter() - began - (0.5 if self.room else 0.0)
                     arrived()
+                    told = True
                     await go.wait()
                     await asyncio.sleep(self.rng.uniform(0, EVERY))  # a class does not guess in unison
                     end = time.perf_counter() + seconds
@@ -186,7 +190,10 @@ class Student:
                         await asyncio.sleep(max(0.0, EVERY - (time.perf_counter() - at)))
         except (TimeoutError, OSError, websockets.WebSocketException) as e:
             self.errors.append(f"connection: {type(e).__name__}: {e}")
-            if self.opened is None:
+        except Exception as e:  # a page that answered something unexpected: said, and the class goes on
+            self.errors.append(f"{type(e).__name__}: {e}")
+        finally:
+            if not told:
                 arrived()
 
     async def guess(self, ws) -> None:
