@@ -144,6 +144,18 @@ def dumps(frame: dict) -> str:
         return json.dumps(frame)
 
 
+def loads(raw: str, what: str) -> object:
+    """A message's JSON value (orjson, and json for what orjson refuses, a lone surrogate, so that the shape check
+    says what is wrong with the rest); BadRequest if it is not JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            raise BadRequest(f"{what} is JSON") from None
+
+
 def answer(raw: str, readings: dict[str, Reading], ahead: bool = True, token: str | None = None) -> str:
     """One message in, one frame out, as JSON text. `readings` is this connection's and is updated in place.
     With `ahead` false the reply carries no lookahead: the page then draws each key when the server answers.
@@ -152,14 +164,7 @@ def answer(raw: str, readings: dict[str, Reading], ahead: bool = True, token: st
     try:
         if len(raw) > MAX_MESSAGE:
             raise BadRequest(f"a request is at most {MAX_MESSAGE} characters")
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:  # which includes a lone surrogate: json says what the rest of it is
-            try:
-                value = json.loads(raw)
-            except (ValueError, RecursionError):
-                raise BadRequest("a request is JSON") from None
-        request: Request = parse_request(value)
+        request: Request = parse_request(loads(raw, "a request"))
         seq = request.seq
         text, cut = cap(request.text)
         loaded = models() | TRAINED.get(token)

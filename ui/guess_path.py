@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-import orjson
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from core.models import models_dir
 from store.errors import StoreError
-from ui import door, guess, i18n, panels, room
+from ui import door, fast, guess, i18n, panels, room
 from ui.fast import dumps, error_frame
 from ui.protocol import GUESS_ROUTE, BadRequest, BoardFrame, parse_move
 
@@ -84,14 +82,7 @@ def answer(raw: str, token: str) -> str:
     try:
         if len(raw) > MAX_MESSAGE:
             raise BadRequest(f"a move is at most {MAX_MESSAGE} characters")
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            try:
-                value = json.loads(raw)
-            except (ValueError, RecursionError):
-                raise BadRequest("a move is JSON") from None
-        move = parse_move(value)
+        move = parse_move(fast.loads(raw, "a move"))
         seq = move.seq
         play = guess.PLAYS.get(token)
         if play is None:

@@ -260,12 +260,8 @@ function connect(state) {
   const giveUp = setTimeout(() => dropLink(state), LINK_OPEN_MS);
   socket.onopen = () => socket.send(JSON.stringify({ seq: state.seq })); // no move: the board as it is
   socket.onmessage = (event) => {
-    let frame;
-    try {
-      frame = JSON.parse(event.data);
-    } catch {
-      return;
-    }
+    const frame = frameOf(event);
+    if (!frame) return;
     if (frame.type === "board") {
       clearTimeout(giveUp);
       if (link.mode !== "open") {

@@ -463,12 +463,8 @@ function connectFast(state) {
     socket.send(JSON.stringify({ text: current(state), seq: state.seq }));
   };
   socket.onmessage = (event) => {
-    let frame;
-    try {
-      frame = JSON.parse(event.data);
-    } catch {
-      return;
-    }
+    const frame = frameOf(event);
+    if (!frame) return;
     if (frame.type === "reply") {
       clearTimeout(giveUp);
       f.mode = "open";

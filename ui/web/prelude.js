@@ -51,6 +51,15 @@ function routeUrl(route, params) {
   return url;
 }
 
+// A frame from one of the server's own sockets, or null for one that is not JSON (the page then ignores it).
+function frameOf(event) {
+  try {
+    return JSON.parse(event.data);
+  } catch {
+    return null;
+  }
+}
+
 function pct(p) {
   return `${Math.round(p * 100)}%`;
 }
