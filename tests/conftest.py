@@ -32,3 +32,27 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield b
         b.close()
+
+
+INPUTS = """() => [...document.querySelectorAll('input, textarea')].map((e) => {
+  const focus = e === document.activeElement ? ' (focus)' : '';
+  return `input ${e.getAttribute('aria-label') || e.id || e.name}: ${JSON.stringify(e.value)}${focus}`;
+}).join('\\n')"""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a browser test fails, its report says what each page it left open showed: its address and the start
+    of its text, what its inputs hold and which has the focus. A failure seen only in CI then says where each page
+    was, not only which wait timed out."""
+    report = yield
+    b = item.funcargs.get("browser") if hasattr(item, "funcargs") else None
+    if report.failed and call.when == "call" and b is not None:
+        for n, context in enumerate(b.contexts):
+            for page in context.pages:
+                try:
+                    text = page.evaluate(INPUTS) + "\n" + page.locator("body").inner_text(timeout=2_000)
+                except Exception as e:  # the page may be the reason: say so and go on to the next
+                    text = f"(could not read: {e})"
+                report.sections.append((f"page {n}: {page.url}", text[:3000]))
+    return report

@@ -30,6 +30,19 @@ def wait_idle(page) -> None:
     page.wait_for_selector(IDLE, timeout=30_000)
 
 
+# An expander whose opening has ended. While Streamlit's expander opens (about 0.6 s) its <details> carries an
+# inline height and clips its content, and the elements below it slide down over that content: a click on a
+# button inside it then lands on the element below (seen with the board over the room's Join button, under load).
+OPENED = """(title) => [...document.querySelectorAll('[data-testid=stExpander] details')].some((d) =>
+  d.open && !d.style.height && d.querySelector('summary').innerText.includes(title))"""
+
+
+def open_expander(page, title: str) -> None:
+    """Open the expander called `title` and wait until it has finished opening."""
+    page.get_by_text(title, exact=True).click()
+    page.wait_for_function(OPENED, arg=title, timeout=10_000)
+
+
 def shown_text(page) -> str:
     return page.locator(".live").get_attribute("data-shown")
 

@@ -13,7 +13,7 @@ from bench.common import streamlit_server
 from core.guess import load_passages
 from core.models import SHIPPED_DIR
 from store.rooms import Store
-from tests.helpers import wait_idle
+from tests.helpers import open_expander, wait_idle
 
 SHOWN = (
     "(t) => [...document.querySelectorAll('*')].some((e) => e.shadowRoot &&"
@@ -53,7 +53,7 @@ def class_players(page) -> str:
 
 def open_room(browser, server: str):
     teacher = guess_page(browser, server + "/Guess?seed=3")
-    teacher.get_by_text("Play together: a class room").click()
+    open_expander(teacher, "Play together: a class room")
     teacher.get_by_role("button", name="Open a room for a class").click()
     teacher.wait_for_url(re.compile(r"room=[A-Z2-9]{6}"), timeout=30_000)
     code = re.search(r"room=([A-Z2-9]{6})", teacher.url).group(1)
@@ -90,7 +90,7 @@ def test_a_class_plays_one_room_together_and_each_sees_the_pooled_figures(room_s
 
     # a third player types the code by hand, in lower case
     bob = guess_page(browser, server + "/Guess")
-    bob.get_by_text("Play together: a class room").click()
+    open_expander(bob, "Play together: a class room")
     bob.get_by_label("Room code").fill(code.lower())
     bob.get_by_role("button", name="Join").click()
     bob.get_by_text(f"You are in room {code} · players so far").wait_for(timeout=30_000)
