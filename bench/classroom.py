@@ -7,14 +7,14 @@ WebSocket, which reruns the board's fragment (the page's way when the socket can
                               [--processes 1|2] [--projectors 0 2] [--path socket|rerun] [--box MB CORES]
                               [--baseline-root DIR] [--json FILE]
 
-For each number of students: a teacher's room is opened in the store, the students open the page together and
-say who they are (as the page does from localStorage), and the time until the last one has the passage is
-taken; then they guess for --seconds. A guess's latency is from sending the message that carries it to
-receiving the board with that guess judged (its `seq`). Each student guesses right about half the time, else a
-wrong character not tried yet at that position. At the end the room's records are read back from the store:
-every character a student saw revealed must be there once (`sent`, `stored`, `doubled`). With --projectors,
-each number of students is also played with that many projector views open (views/projector.py, refreshed as a
-browser does, every second): `projector_lag_p95_s` is from a character's judged reply to a view showing it.
+For each number of students: a teacher's room is opened in the store, the students open the page together and say
+who they are (as a page does on its first visit, taking the id the server offers), and the time until the last one
+has the passage is taken; then they guess for --seconds. A guess's latency is from sending the message that carries
+it to receiving the board with that guess judged (its `seq`). Each student guesses right about half the time, else
+a wrong character not tried yet at that position. At the end the room's records are read back from the store: every
+character a student saw revealed must be there once (`sent`, `stored`, `doubled`). With --projectors, each number
+of students is also played with that many projector views open (views/projector.py, refreshed as a browser does,
+every second): `projector_lag_p95_s` is from a character's judged reply to a view showing it.
 
 --store postgresql needs a database: --db-url, or the PG* variables `pg_virtualenv` sets. --processes 2 serves
 through scripts/serve.sh (nginx in front of two processes sharing the store). --box runs the server in a cgroup
@@ -70,7 +70,7 @@ class Student:
         self.fallbacks = 0  # sockets that closed under this student, who then went on by reruns, as the page does
         self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
         self.cookie = f"_streamlit_xsrf=class{n}-{random.getrandbits(48):x}"
-        self.player = secrets.token_hex(16)
+        self.player: str | None = None  # a first visit: the id the page takes is the one the server offers
         self.rng = random.Random(n)
         self.board_id = self.fragment_id = self.page_hash = None
         self.data: dict = {}
@@ -159,7 +159,8 @@ class Student:
                 if not self.board_id:
                     self.errors.append("the board never arrived")
                     return  # `arrived` below, in finally
-                if self.room:  # the page says who it is; the board joins the room and the page redraws
+                if self.room:  # the page says who it is (the board joins the room; a page not offered it redraws)
+                    self.player = self.data.get("offer") or secrets.token_hex(16)
                     await ws.send(self.message(self.state()))
                     await self.until_finished(ws, idle=0.5)
                     # the board carries the socket's link once it has this player (a busy server may take longer)

@@ -149,7 +149,8 @@ def test_a_room_closed_mid_game_plays_on_alone_and_says_so(seated):
 
 def test_in_a_room_no_move_is_taken_over_the_socket_before_the_page_has_said_who_it_is(seated):
     play, store, _ = seated
-    play.seat = room.Seat(play.seat.room, None, None)  # the page's first run: its player id has not come yet
+    # the page's first run: the id offered to it (room.offer), which the page has not yet said is its own
+    play.seat = room.Seat(play.seat.room, "0" * 32, None, said=False)
     assert not play.ready
     frame = send(play.token, guess=TEXT[0], seq=1)
     assert frame["type"] == "error" and play.game.position == 0 and play.seq == 0

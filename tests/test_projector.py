@@ -136,3 +136,26 @@ def test_when_the_teacher_moves_the_room_on_a_student_finishes_the_passage_first
     at.run()
     data = component(at, "guess_board")
     assert data["number"] == 6 and data["shown"] == "" and not data["done"]
+
+
+def test_a_first_visit_is_drawn_as_the_player_it_is_offered_to_be_and_joins_only_once_the_page_says_so(classroom):
+    code, _, text = classroom
+    at = AppTest.from_file("../views/guess.py", default_timeout=TIMEOUT)
+    at.query_params["room"] = code
+    at.run()
+    data = component(at, "guess_board")
+    offered = data["offer"]
+    assert len(offered) == 32 and int(offered, 16) >= 0  # the id a page with none takes (ui/web/guess.js)
+    assert "link" not in data  # no move may come before the page has said who it is
+    assert [i.label for i in at.text_input] == ["Nickname (optional)"]  # drawn as the player's page already
+    assert "players so far: 3" in " ".join(m.value for m in at.markdown)  # counted as the player it is about to be
+    store = Store.open(projector_url())
+    assert offered not in {p.player for p in store.players(code)}  # but not joined yet
+    at.session_state["guess_board"] = {"who": {"player": offered, "keys": {}}}
+    at.run()
+    data = component(at, "guess_board")
+    assert "offer" not in data and "link" in data and data["room"] == code
+    assert offered in {p.player for p in store.players(code)}
+    at.session_state["guess_board"] = {"who": {"player": offered, "keys": {}}, "typed": {"guess": text[0], "seq": 1}}
+    at.run()
+    assert [(r.position, r.count) for r in store.records(code) if r.player == offered] == [(0, 1)]

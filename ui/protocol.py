@@ -189,6 +189,8 @@ class Board(TypedDict):
     # where the page sends its moves without a rerun: in a script run's board, once the game can take them there (in a
     # room, after the page has said who it is)
     link: NotRequired[GuessLink]
+    # in a room, until the page has said who it is: the player id a page with none takes (ui.room.offer)
+    offer: NotRequired[str]
 
 
 class BoardFrame(TypedDict):

@@ -14,6 +14,7 @@ and says why.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import threading
 import time
 from collections import deque
@@ -46,8 +47,9 @@ class Seat:
     """This session in a room."""
 
     room: Room
-    player: str | None  # None until the page has said who it is (the first run of a session)
+    player: str | None  # the page's player id; in a session's first run, the id offered to it (see offer())
     key: str | None  # the room's teacher key, when this session holds it (checked against the store)
+    said: bool = True  # whether the page has said `player` is its own: until then nothing is joined or kept
 
     @property
     def teacher(self) -> bool:
@@ -135,6 +137,14 @@ def who() -> tuple[str | None, dict[str, str]]:
     return player, keys | st.session_state.get("room_keys", {})
 
 
+def offer() -> str:
+    """A player id for a page that has none yet, made once per session. A page says who it is only after its
+    first run, and a page that had no id takes this one (ui/web/guess.js): the first run can then draw the room as
+    this player's, and the page's next run, the one that says so, needs no further run to redraw it. A class
+    joining together is all first visits: 2 runs a student where it was 3."""
+    return st.session_state.setdefault("room_offer", secrets.token_hex(16))
+
+
 def seat() -> Seat | None:
     """This session's seat in the room its URL names, joining it the first time; None to play alone (with the
     reason said)."""
@@ -176,7 +186,7 @@ def seat() -> Seat | None:
     except StoreError as e:
         say(t("room.store_down", problem=str(e)))
         return None
-    return Seat(room, player, key)
+    return Seat(room, player or offer(), key, said=player is not None)
 
 
 class _Rooms:
@@ -252,7 +262,7 @@ def record(seat: Seat, game: Game, wrong: list[str], passage: int) -> tuple[str,
     then plays alone: this runs in a script run and in the game's socket, so it leaves no session state itself)."""
     if seat.teacher:
         return "", False  # the teacher's guesses are not the class's
-    if seat.player is None:
+    if seat.player is None or not seat.said:
         return t("room.not_saved", problem=t("room.no_player")), False
     try:
         where = (seat.room.code, passage, seat.player, game.position - 1)
@@ -434,7 +444,10 @@ def teacher_panel(seat: Seat, passages: Passages) -> None:
 def student_panel(seat: Seat) -> None:
     room = seat.room
     with st.container(border=True):
-        st.markdown(t("room.student_title", code=room.code, n=len(store().players(room.code))))
+        players = store().players(room.code)
+        # a page not yet said is about to join as this player: counted, as it will be when its next run joins it
+        coming = not seat.said and all(p.player != seat.player for p in players)
+        st.markdown(t("room.student_title", code=room.code, n=len(players) + coming))
         if seat.player is None:
             st.markdown(t("room.joining"))
             return
@@ -442,7 +455,8 @@ def student_panel(seat: Seat) -> None:
         nickname = left.text_input(
             t("room.nickname"), max_chars=MAX_NICKNAME, key="room_nickname", help=t("room.nickname_help")
         )
-        if nickname and st.session_state.get("room_nickname_saved") != nickname:
+        # (before the page has said who it is, seat() saves it with the join)
+        if nickname and seat.said and st.session_state.get("room_nickname_saved") != nickname:
             try:
                 store().join(room.code, seat.player, nickname)
                 st.session_state["room_nickname_saved"] = nickname

@@ -47,6 +47,8 @@ def board(models, passages) -> dict:
     if play.ready:  # the page opens its socket once it may send moves over it
         data["link"] = {"route": GUESS_ROUTE.lstrip("/"), "token": play.token}
     data["remember"] = st.session_state.pop("room_remember", None)
+    if seat is not None and not seat.said:
+        data["offer"] = seat.player  # the id a page with none takes (ui.room.offer)
     guess.guess_component(
         key="guess_board",
         data=data,

@@ -104,9 +104,13 @@ function keep(name, value) {
   }
 }
 
-function playerId() {
+function playerId(offer) {
   let id = kept(PLAYER_ITEM);
-  if (!id) {
+  if (!id && /^[0-9a-f]{32}$/.test(offer ?? "")) {
+    // the id the server's first run drew the room for: taking it spares the page a run (ui/room.py offer)
+    id = offer;
+    keep(PLAYER_ITEM, id);
+  } else if (!id) {
     // crypto.getRandomValues works on a plain http:// address too (randomUUID needs a secure context)
     const bytes = crypto.getRandomValues(new Uint8Array(16));
     id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -121,7 +125,7 @@ function introduce(state) {
   if (!data.room || state.introduced === data.room) return;
   state.introduced = data.room;
   const key = kept(KEY_ITEM + data.room);
-  state.setStateValue("who", { player: playerId(), keys: key ? { [data.room]: key } : {} });
+  state.setStateValue("who", { player: playerId(data.offer), keys: key ? { [data.room]: key } : {} });
 }
 
 function draw(state) {
