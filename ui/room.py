@@ -448,9 +448,6 @@ def student_panel(seat: Seat) -> None:
         # a page not yet said is about to join as this player: counted, as it will be when its next run joins it
         coming = not seat.said and all(p.player != seat.player for p in players)
         st.markdown(t("room.student_title", code=room.code, n=len(players) + coming))
-        if seat.player is None:
-            st.markdown(t("room.joining"))
-            return
         left, right = st.columns([3, 1])
         nickname = left.text_input(
             t("room.nickname"), max_chars=MAX_NICKNAME, key="room_nickname", help=t("room.nickname_help")
