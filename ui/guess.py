@@ -112,7 +112,7 @@ class Play:
         """Whether moves may come over the socket: there is a game, and in a room the page has said who it is (a
         move applied before then would be the game of no one, and the page's next run would start it again)."""
         seat = self.seat
-        return self.game is not None and (seat is None or seat.teacher or (seat.player is not None and seat.said))
+        return self.game is not None and (seat is None or seat.teacher or seat.said)
 
 
 PLAYS: weakref.WeakValueDictionary[str, Play] = weakref.WeakValueDictionary()  # page token -> its game

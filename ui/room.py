@@ -49,7 +49,8 @@ class Seat:
     room: Room
     player: str | None  # the page's player id; in a session's first run, the id offered to it (see offer())
     key: str | None  # the room's teacher key, when this session holds it (checked against the store)
-    said: bool = True  # whether the page has said `player` is its own: until then nothing is joined or kept
+    said: bool = True  # whether the page has said `player` is its own: until then nothing is joined or kept (a
+    # seat made without a player, as the projector's for its downloads, is a teacher's: it plays no game)
 
     @property
     def teacher(self) -> bool:
@@ -262,7 +263,7 @@ def record(seat: Seat, game: Game, wrong: list[str], passage: int) -> tuple[str,
     then plays alone: this runs in a script run and in the game's socket, so it leaves no session state itself)."""
     if seat.teacher:
         return "", False  # the teacher's guesses are not the class's
-    if seat.player is None or not seat.said:
+    if not seat.said:
         return t("room.not_saved", problem=t("room.no_player")), False
     try:
         where = (seat.room.code, passage, seat.player, game.position - 1)
